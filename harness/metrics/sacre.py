@@ -1,0 +1,109 @@
+"""Adapters over sacrebleu's metric classes: the ONE place references are reshaped.
+
+The harness passes references item-major (``refs[i]`` = the references of segment ``i``), which
+is how datasets hold them. sacrebleu wants them stream-major (one list per reference *set*) and
+does not check lengths: three hypotheses against two references silently score as if the third
+did not exist. Everything here checks alignment first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import MetricError
+
+if TYPE_CHECKING:
+    from sacrebleu.metrics.base import Metric as SacreMetric
+
+METRIC_NAMES = ("bleu", "chrf", "chrf++", "ter")
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """A corpus score with the sacrebleu signature that says how it was computed."""
+
+    name: str  # harness name: bleu | chrf | chrf++ | ter
+    score: float
+    signature: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.name != "ter"
+
+
+def check_metric_names(names: Sequence[str]) -> list[str]:
+    """Lower-case and validate metric names; unknown names raise with the valid ones listed."""
+    out = []
+    for raw in names:
+        name = raw.strip().lower()
+        if name not in METRIC_NAMES:
+            raise MetricError(f"unknown metric {raw!r}; choose from {', '.join(METRIC_NAMES)}")
+        out.append(name)
+    return out
+
+
+def make_metric(name: str, references: Sequence[Sequence[str | None]] | None = None) -> SacreMetric:
+    """A sacrebleu metric object with the same defaults as the ``sacrebleu`` command line."""
+    from sacrebleu.metrics import BLEU, CHRF, TER
+
+    if name == "bleu":
+        return BLEU(references=references)
+    if name == "chrf":
+        return CHRF(references=references)
+    if name == "chrf++":
+        return CHRF(word_order=2, references=references)
+    if name == "ter":
+        return TER(references=references)
+    raise MetricError(f"unknown metric {name!r}; choose from {', '.join(METRIC_NAMES)}")
+
+
+def to_streams(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> list[list[str | None]]:
+    """Check alignment and reshape item-major references to sacrebleu's stream-major form.
+
+    A segment with fewer references than the most-referenced one gets ``None`` in the missing
+    streams, which sacrebleu skips for that segment.
+    """
+    if len(hyps) != len(refs):
+        raise MetricError(f"{len(hyps)} hypotheses but {len(refs)} reference entries")
+    if not hyps:
+        raise MetricError("nothing to score: 0 hypotheses")
+    for i, seg_refs in enumerate(refs):
+        if isinstance(seg_refs, str):
+            raise MetricError(
+                f"references of segment {i} is a string; expected a list of strings"
+            )
+        if not seg_refs:
+            raise MetricError(f"segment {i} has no reference")
+    n_streams = max(len(r) for r in refs)
+    return [[r[k] if k < len(r) else None for r in refs] for k in range(n_streams)]
+
+
+def corpus_score(name: str, hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> MetricResult:
+    """Score a whole corpus with one metric; ``refs`` is item-major."""
+    streams = to_streams(hyps, refs)
+    metric = make_metric(name)
+    result = metric.corpus_score(list(hyps), streams)
+    details: dict[str, Any] = {}
+    if name == "bleu":
+        details = {
+            "precisions": [round(p, 4) for p in result.precisions],
+            "bp": round(result.bp, 4),
+            "sys_len": result.sys_len,
+            "ref_len": result.ref_len,
+        }
+    return MetricResult(
+        name=name,
+        score=float(result.score),
+        signature=str(metric.get_signature().format()),
+        details=details,
+    )
+
+
+def sentence_scores(name: str, hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> list[float]:
+    """Per-segment scores (e.g. chrF per segment for segments.jsonl); ``refs`` is item-major."""
+    to_streams(hyps, refs)  # alignment checks only
+    metric = make_metric(name)
+    return [float(metric.sentence_score(h, list(r)).score) for h, r in zip(hyps, refs, strict=True)]

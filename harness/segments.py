@@ -1,0 +1,84 @@
+"""The data that flows between datasets, translators and metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One EN→VI test item: an English source and one or more Vietnamese references (NFC)."""
+
+    id: str
+    source: str
+    references: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "source": self.source, "references": list(self.references)}
+
+
+@dataclass(frozen=True)
+class LoadIssue:
+    """A line or record that a loader could not use, or repaired; ``line`` is 1-based."""
+
+    reason: str
+    text: str = ""
+    file: str | None = None
+    line: int | None = None
+
+    def describe(self) -> str:
+        where = ":".join(str(p) for p in (self.file, self.line) if p is not None)
+        snippet = self.text if len(self.text) <= 60 else self.text[:57] + "..."
+        return f"{where + ': ' if where else ''}{self.reason}" + (f": {snippet!r}" if snippet else "")
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a loader saw: records read, segments produced, and everything it skipped or repaired.
+
+    ``repairs`` counts silent-looking changes made on purpose (e.g. ``{"nfc": 3, "bom": 1}``);
+    ``unpaired`` lists lines that could not become a segment. Nothing is dropped without a row
+    here.
+    """
+
+    records_in: int
+    segments_out: int
+    unpaired: tuple[LoadIssue, ...] = ()
+    repairs: Mapping[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "records_in": self.records_in,
+            "segments_out": self.segments_out,
+            "unpaired": [issue.__dict__ for issue in self.unpaired],
+            "repairs": dict(self.repairs),
+            "notes": list(self.notes),
+        }
+
+
+def fingerprint(segments: Sequence[Segment]) -> str:
+    """sha256 over the normalized pairs, in order: equal fingerprints mean identical test data."""
+    digest = hashlib.sha256()
+    for seg in segments:
+        digest.update(json.dumps(seg.to_json(), ensure_ascii=False, sort_keys=True).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    """A dataset ready for evaluation, with how it was made."""
+
+    name: str
+    segments: tuple[Segment, ...]
+    report: LoadReport
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.segments)
