@@ -1,0 +1,3 @@
+from harness.cli import main_entry
+
+main_entry()

@@ -1,0 +1,233 @@
+"""Command line: the only place that parses argv, configures logging and picks exit codes.
+
+Exit codes: 0 success, 2 a user-facing error (bad config, data, missing model, ...),
+130 interrupted (translations finished so far stay in the cache), 1 a bug (traceback shown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness import __version__
+from harness.errors import HarnessError
+
+log = logging.getLogger("harness")
+
+TABLE_FORMATS = ("markdown", "csv", "json", "latex")
+
+
+def _metrics_arg(text: str) -> list[str]:
+    from harness.metrics.sacre import check_metric_names
+
+    try:
+        return check_metric_names([m for m in text.split(",") if m.strip()])
+    except HarnessError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness", description="Evaluate English→Vietnamese machine translation."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="translate and score every model on every dataset")
+    run.add_argument("config", type=Path, help="YAML config (see configs/)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override a config value (repeatable)",
+    )
+    run.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="translate everything again instead of reusing cached translations",
+    )
+    run.add_argument("--format", choices=TABLE_FORMATS, default="markdown")
+
+    table = sub.add_parser("table", help="compare finished runs side by side")
+    table.add_argument("runs", nargs="+", type=Path, metavar="RUN_FOLDER")
+    table.add_argument("--format", choices=TABLE_FORMATS, default="markdown")
+    table.add_argument("--metrics", type=_metrics_arg, default=None)
+
+    score = sub.add_parser("score", help="score existing system output (like the sacrebleu CLI)")
+    score.add_argument("--hyp", type=Path, required=True, help="system output, one per line")
+    score.add_argument(
+        "--ref",
+        type=Path,
+        action="append",
+        required=True,
+        help="reference file (repeat for several references)",
+    )
+    score.add_argument("--metrics", type=_metrics_arg, default=["bleu", "chrf", "ter"])
+    score.add_argument("--format", choices=("text", "json"), default="json")
+
+    compare = sub.add_parser("compare", help="confidence intervals and paired significance")
+    compare.add_argument("runs", nargs="+", type=Path, metavar="RUN_FOLDER")
+    compare.add_argument("--baseline", help="model name to test the others against")
+    compare.add_argument("--metrics", type=_metrics_arg, default=None)
+    compare.add_argument("--resamples", type=int, default=1000)
+    compare.add_argument("--seed", type=int, default=12345)
+    compare.add_argument("--method", choices=("bootstrap", "ar", "both"), default="bootstrap")
+    compare.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown")
+
+    datasets = sub.add_parser("datasets", help="list built-in datasets, or show one")
+    datasets_sub = datasets.add_subparsers(dest="datasets_command")
+    ds_list = datasets_sub.add_parser("list", help="the table of named benchmarks (default)")
+    ds_list.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    show = datasets_sub.add_parser("show", help="print a dataset's pairs and its load report")
+    show.add_argument("name", help="benchmark name, e.g. itu-wtisd-2021")
+    show.add_argument("--path", help="local copy, for benchmarks that need one")
+    show.add_argument("--format", choices=("jsonl", "text"), default="jsonl")
+    show.add_argument("--limit", type=int, default=None)
+    return parser
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("harness").setLevel(level)
+    if verbose == 0:
+        # transformers/datasets chatter (e.g. tokenizer advice) is noise in a benchmark log.
+        for noisy in ("transformers", "datasets", "huggingface_hub", "urllib3", "filelock"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.config import load_config
+    from harness.report.tables import build_table, render_table
+    from harness.runner import RunOptions, run_evaluation
+    from harness.store import find_result_leaves
+
+    resolved = load_config(args.config, args.overrides)
+    leaves = run_evaluation(resolved, RunOptions(use_cache=not args.no_cache))
+    table = build_table(find_result_leaves([leaf.path for leaf in leaves]))
+    sys.stdout.write(render_table(table, args.format))
+    log.info("run folder: %s", resolved.run_dir)
+    return 0
+
+
+def _cmd_table(args: argparse.Namespace) -> int:
+    from harness.report.tables import build_table, render_table
+    from harness.store import find_result_leaves
+
+    sys.stdout.write(
+        render_table(build_table(find_result_leaves(args.runs), args.metrics), args.format)
+    )
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from harness.score import score_files
+
+    out, note = score_files(args.hyp, args.ref, args.metrics, args.format)
+    sys.stdout.write(out)
+    if note:
+        sys.stderr.write(note if note.endswith("\n") else note + "\n")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from harness.compare import compare_runs, render_comparison
+
+    comparison = compare_runs(
+        args.runs,
+        baseline=args.baseline,
+        metrics=args.metrics,
+        resamples=args.resamples,
+        seed=args.seed,
+        method=args.method,
+    )
+    sys.stdout.write(render_comparison(comparison, args.format))
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    if args.datasets_command in (None, "list"):
+        from harness.data import render_benchmark_table
+
+        sys.stdout.write(render_benchmark_table(getattr(args, "format", "markdown")))
+        return 0
+    from harness.data import load_dataset
+    from harness.data.config import parse_dataset_entry
+
+    entry: dict[str, object] = {"kind": "benchmark", "benchmark": args.name}
+    if args.path:
+        entry["path"] = args.path
+    if args.limit:
+        entry["limit"] = args.limit
+    data = load_dataset(parse_dataset_entry(entry), Path.cwd())
+    _print_dataset(data, args.format)
+    return 0
+
+
+def _print_dataset(data, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    for seg in data.segments:
+        if fmt == "jsonl":
+            sys.stdout.write(json.dumps(seg.to_json(), ensure_ascii=False) + "\n")
+        else:
+            refs = "".join(f"  VI: {r}\n" for r in seg.references)
+            sys.stdout.write(f"[{seg.id}]\n  EN: {seg.source}\n{refs}")
+    report = data.report
+    sys.stderr.write(
+        f"{data.name}: {len(data.segments)} pairs from {report.records_in} records; "
+        f"{len(report.unpaired)} lines could not be paired\n"
+    )
+    for issue in report.unpaired:
+        sys.stderr.write(f"  {issue.describe()}\n")
+    for what, count in report.repairs.items():
+        if count:
+            sys.stderr.write(f"  repaired: {what}: {count}\n")
+    sys.stderr.write(f"  fingerprint: sha256:{data.fingerprint}\n")
+
+
+COMMANDS = {
+    "run": _cmd_run,
+    "table": _cmd_table,
+    "score": _cmd_score,
+    "compare": _cmd_compare,
+    "datasets": _cmd_datasets,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (tests call this in-process)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, usage errors
+        return int(e.code or 0)
+    _configure_logging(args.verbose, args.quiet)
+    try:
+        return COMMANDS[args.command](args)
+    except HarnessError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return e.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write(
+            "interrupted: finished translations are in the cache; "
+            "rerun the same command to resume\n"
+        )
+        return 130
+    except BrokenPipeError:  # e.g. `harness datasets show X | head`
+        return 0
+
+
+def main_entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Benchmark tables: rows are models, columns are dataset × metric.
+
+Reads finished results (``results.json``) only, so ``harness table`` never imports torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.store import ResultLeaf
+
+FORMATS = ("markdown", "csv", "json", "latex")
+METRIC_TITLES = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    score: float
+    plus_minus: float | None = None
+    signature: str | None = None
+
+    def text(self, digits: int = 1) -> str:
+        if self.plus_minus is None:
+            return f"{self.score:.{digits}f}"
+        return f"{self.score:.{digits}f} ± {self.plus_minus:.{digits}f}"
+
+
+@dataclass
+class Table:
+    """A models × (dataset, metric) grid; missing cells are None."""
+
+    models: list[str] = field(default_factory=list)
+    columns: list[tuple[str, str]] = field(default_factory=list)
+    cells: dict[tuple[str, str, str], Cell] = field(default_factory=dict)
+    signatures: dict[str, str] = field(default_factory=dict)  # metric -> signature
+
+    def get(self, model: str, dataset: str, metric: str) -> Cell | None:
+        return self.cells.get((model, dataset, metric))
+
+
+def _cell(record: dict[str, Any]) -> Cell:
+    plus_minus = record.get("plus_minus")
+    ci = record.get("ci95")
+    if plus_minus is None and isinstance(ci, (list, tuple)) and len(ci) == 2:
+        plus_minus = (float(ci[1]) - float(ci[0])) / 2
+    return Cell(
+        score=float(record["score"]),
+        plus_minus=None if plus_minus is None else float(plus_minus),
+        signature=record.get("signature"),
+    )
+
+
+def build_table(leaves: Sequence[ResultLeaf], metrics: Sequence[str] | None = None) -> Table:
+    """Collect results into a table; the same (model, dataset) twice is an error."""
+    table = Table()
+    for leaf in leaves:
+        model, dataset = leaf.model, leaf.dataset
+        if model not in table.models:
+            table.models.append(model)
+        for metric, record in leaf.results.get("scores", {}).items():
+            if metrics and metric not in metrics:
+                continue
+            if (dataset, metric) not in table.columns:
+                table.columns.append((dataset, metric))
+            key = (model, dataset, metric)
+            if key in table.cells:
+                raise HarnessError(
+                    f"{model} on {dataset} appears twice (second copy in {leaf.path}); "
+                    f"pass each run folder once"
+                )
+            table.cells[key] = _cell(record)
+            if record.get("signature"):
+                table.signatures.setdefault(metric, record["signature"])
+    return table
+
+
+def _header(dataset: str, metric: str) -> str:
+    return f"{dataset} {METRIC_TITLES.get(metric, metric)}"
+
+
+def render_table(table: Table, fmt: str = "markdown", digits: int = 1) -> str:
+    if fmt == "markdown":
+        return _markdown(table, digits)
+    if fmt == "csv":
+        return _csv(table)
+    if fmt == "json":
+        return _json(table)
+    if fmt == "latex":
+        return _latex(table, digits)
+    raise HarnessError(f"unknown table format {fmt!r}; choose from {', '.join(FORMATS)}")
+
+
+def _markdown(table: Table, digits: int) -> str:
+    header = ["model", *(_header(d, m) for d, m in table.columns)]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * len(table.columns)) + "|",
+    ]
+    for model in table.models:
+        row = [model]
+        for dataset, metric in table.columns:
+            cell = table.get(model, dataset, metric)
+            row.append(cell.text(digits) if cell else "–")
+        lines.append("| " + " | ".join(row) + " |")
+    if table.signatures:
+        lines.append("")
+        lines.extend(f"- {METRIC_TITLES.get(m, m)}: `{sig}`" for m, sig in table.signatures.items())
+    if any(c.plus_minus is not None for c in table.cells.values()):
+        lines.append("- ± is half the width of the 95% bootstrap confidence interval.")
+    return "\n".join(lines) + "\n"
+
+
+def _csv(table: Table) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["model", "dataset", "metric", "score", "plus_minus", "signature"])
+    for model in table.models:
+        for dataset, metric in table.columns:
+            cell = table.get(model, dataset, metric)
+            if cell is not None:
+                writer.writerow(
+                    [
+                        model,
+                        dataset,
+                        metric,
+                        f"{cell.score:.4f}",
+                        "" if cell.plus_minus is None else f"{cell.plus_minus:.4f}",
+                        cell.signature or "",
+                    ]
+                )
+    return buffer.getvalue()
+
+
+def _json(table: Table) -> str:
+    rows = [
+        {
+            "model": model,
+            "dataset": dataset,
+            "metric": metric,
+            "score": cell.score,
+            "plus_minus": cell.plus_minus,
+            "signature": cell.signature,
+        }
+        for model in table.models
+        for dataset, metric in table.columns
+        if (cell := table.get(model, dataset, metric)) is not None
+    ]
+    return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
+
+
+def _latex_escape(text: str) -> str:
+    for char, repl in (
+        ("\\", r"\textbackslash{}"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("$", r"\$"),
+        ("#", r"\#"),
+        ("_", r"\_"),
+        ("{", r"\{"),
+        ("}", r"\}"),
+    ):
+        text = text.replace(char, repl)
+    return text
+
+
+def _latex(table: Table, digits: int) -> str:
+    spec = "l" + "r" * len(table.columns)
+    header = " & ".join(["Model", *(_latex_escape(_header(d, m)) for d, m in table.columns)])
+    lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule", header + " \\\\", "\\midrule"]
+    for model in table.models:
+        cells = []
+        for dataset, metric in table.columns:
+            cell = table.get(model, dataset, metric)
+            cells.append(cell.text(digits).replace("±", "$\\pm$") if cell else "--")
+        lines.append(" & ".join([_latex_escape(model), *cells]) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,287 @@
+"""load -> translate (batched, cached, resumable) -> score -> write, for every model × dataset."""
+
+from __future__ import annotations
+
+import logging
+import resource
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness import store
+from harness.cache import TranslationCache, translator_key
+from harness.config import ResolvedConfig, dataset_label, model_label, resolve_model_path, slug
+from harness.errors import TranslatorError
+from harness.provenance import environment
+from harness.segments import LoadedDataset
+from harness.textnorm import normalize_boundary_all
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    use_cache: bool = True
+
+
+@dataclass(frozen=True)
+class LeafResult:
+    """One finished (model, dataset) evaluation and where it was written."""
+
+    model: str
+    dataset: str
+    path: Path
+    scores: dict[str, float]
+
+
+@dataclass
+class Translation:
+    """Hypotheses for one dataset, and how much of it came from the cache."""
+
+    hypotheses: list[str]
+    cached: int
+    translated: int
+    seconds: float
+
+
+@dataclass
+class _ModelSession:
+    """Builds the translator only when some segment is not cached yet, and only once."""
+
+    config: Any  # the model config, with a local `model:` path made absolute
+    label: str  # the model's name in folders and tables
+    cache_dir: Path
+    cache: TranslationCache | None
+    key: str
+    _translator: Any = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def translator(self) -> Any:
+        if self._translator is None:
+            from harness.translators import build_translator  # torch/transformers load here
+
+            log.info("loading model %s", self.label)
+            start = time.perf_counter()
+            self._translator = build_translator(self.config, cache_dir=self.cache_dir)
+            self.provenance = dict(self._translator.provenance())
+            self.provenance["load_seconds"] = round(time.perf_counter() - start, 3)
+            if self.cache is not None:
+                self.cache.put_provenance(self.key, self.provenance)
+        return self._translator
+
+    def known_provenance(self) -> dict[str, Any]:
+        if self.provenance:
+            return self.provenance
+        cached = self.cache.get_provenance(self.key) if self.cache else None
+        return {**cached, "from_cache": True} if cached else {}
+
+    def close(self) -> None:
+        self._translator = None  # let the model be garbage-collected before the next one
+
+
+def run_evaluation(
+    resolved: ResolvedConfig, options: RunOptions = RunOptions()
+) -> list[LeafResult]:
+    """Evaluate every model on every dataset of the config; returns the leaves written."""
+    from harness.data import load_dataset
+
+    config = resolved.config
+    run_dir = resolved.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    store.write_text_atomic(
+        run_dir / "config.yaml",
+        yaml.safe_dump(resolved.data, allow_unicode=True, sort_keys=False),
+    )
+    # Load (and validate) every dataset before any model: bad data fails in seconds, not after
+    # an hour of translation.
+    datasets = [load_dataset(cfg, resolved.base_dir) for cfg in config.datasets]
+    for label, data in zip((dataset_label(c) for c in config.datasets), datasets, strict=True):
+        _log_load_report(label, data)
+    cache = (
+        TranslationCache(resolved.cache_dir / "translations.sqlite") if options.use_cache else None
+    )
+    leaves: list[LeafResult] = []
+    try:
+        for model_cfg in config.models:
+            local = model_cfg.model_copy(
+                update={"model": resolve_model_path(model_cfg.model, resolved.base_dir)}
+            )
+            session = _ModelSession(
+                local, model_label(model_cfg), resolved.cache_dir, cache, _cache_key(local)
+            )
+            for data_cfg, data in zip(config.datasets, datasets, strict=True):
+                leaves.append(_evaluate_leaf(resolved, session, dataset_label(data_cfg), data))
+            session.close()
+    finally:
+        if cache is not None:
+            cache.close()
+    store.write_json_atomic(run_dir / "summary.json", _summary(config.name, leaves))
+    return leaves
+
+
+def _cache_key(model_cfg: Any) -> str:
+    """Cache key: the output-affecting settings, plus a stamp of a local model's files (so a
+    model rebuilt in the same folder never reuses the old model's translations)."""
+    settings = model_cfg.model_dump(mode="json")
+    folder = Path(model_cfg.model)
+    if folder.is_dir():
+        settings["local_files"] = sorted(
+            (p.name, p.stat().st_size, p.stat().st_mtime_ns)
+            for p in folder.iterdir()
+            if p.is_file()
+        )
+    return translator_key(settings)
+
+
+def _log_load_report(label: str, data: LoadedDataset) -> None:
+    report = data.report
+    log.info(
+        "dataset %s: %d segments from %d records", label, len(data.segments), report.records_in
+    )
+    for issue in report.unpaired:
+        log.warning("dataset %s: not used: %s", label, issue.describe())
+
+
+def translate_segments(
+    sources: Sequence[str], session: _ModelSession, cache: TranslationCache | None
+) -> Translation:
+    """Hypotheses for ``sources`` in order: cached ones looked up, the rest translated.
+
+    Each finished batch goes to the cache at once, so an interrupted run resumes where it stopped.
+    """
+    hypotheses: list[str | None] = [None] * len(sources)
+    if cache is not None:
+        found = cache.get_many(session.key, sources)
+        hypotheses = [found.get(s) for s in sources]
+    todo = [i for i, h in enumerate(hypotheses) if h is None]
+    seconds = 0.0
+    if todo:
+        translator = session.translator()
+        todo_sources = [sources[i] for i in todo]
+
+        def on_batch(positions: Sequence[int], outputs: Sequence[str]) -> None:
+            if cache is not None:
+                cache.put_many(
+                    session.key,
+                    [(todo_sources[p], h) for p, h in zip(positions, outputs, strict=True)],
+                )
+
+        start = time.perf_counter()
+        outputs = translator.translate(todo_sources, on_batch=on_batch)
+        seconds = time.perf_counter() - start
+        if len(outputs) != len(todo_sources):
+            raise TranslatorError(
+                f"{session.label} returned {len(outputs)} translations "
+                f"for {len(todo_sources)} sources"
+            )
+        for i, hyp in zip(todo, outputs, strict=True):
+            hypotheses[i] = hyp
+    done = [h for h in hypotheses if h is not None]
+    assert len(done) == len(sources)  # every slot was filled above; internal invariant
+    return Translation(done, len(sources) - len(todo), len(todo), seconds)
+
+
+def _evaluate_leaf(
+    resolved: ResolvedConfig, session: _ModelSession, data_name: str, data: LoadedDataset
+) -> LeafResult:
+    from harness.metrics import evaluate
+
+    config = resolved.config
+    model_name = session.label
+    leaf_dir = resolved.run_dir / slug(model_name) / slug(data_name)
+    log.info("translating %s with %s (%d segments)", data_name, model_name, len(data.segments))
+    sources = [s.source for s in data.segments]
+    translation = translate_segments(sources, session, session.cache)
+    hypotheses, hyp_changed = normalize_boundary_all(translation.hypotheses)
+    references = [list(s.references) for s in data.segments]
+    evaluation = evaluate(
+        hypotheses,
+        references,
+        metrics=config.metrics,
+        spec=config.normalize.spec(),
+        bootstrap_resamples=config.statistics.bootstrap_resamples,
+        seed=config.statistics.seed,
+    )
+    _write_leaf(leaf_dir, data, hypotheses, evaluation.segment_chrf)
+    evaluation.save_stats(leaf_dir / "stats.npz")
+    results = {
+        "schema_version": store.SCHEMA_VERSION,
+        "run": config.name,
+        "model": {
+            "name": model_name,
+            "config": session.config.model_dump(mode="json"),
+            **session.known_provenance(),
+        },
+        "dataset": {
+            "name": data_name,
+            "fingerprint": data.fingerprint,
+            "segments": len(data.segments),
+            "load_report": data.report.to_json(),
+            "provenance": dict(data.provenance),
+        },
+        "normalization": {
+            "boundary": "nfc+spaces",
+            "hypotheses_changed": hyp_changed,
+            "scoring": config.normalize.spec().tag,
+        },
+        "scores": evaluation.to_json(),
+        "timing": _timing(translation),
+        "environment": environment(),
+    }
+    store.write_json_atomic(leaf_dir / store.RESULTS_FILE, results)
+    headline = {name: record.score for name, record in evaluation.scores.items()}
+    log.info(
+        "%s on %s: %s",
+        model_name,
+        data_name,
+        ", ".join(f"{k} {v:.2f}" for k, v in headline.items()),
+    )
+    return LeafResult(model_name, data_name, leaf_dir, headline)
+
+
+def _write_leaf(
+    leaf_dir: Path, data: LoadedDataset, hypotheses: Sequence[str], chrf: Sequence[float]
+) -> None:
+    store.write_lines_atomic(leaf_dir / "hypotheses.txt", hypotheses)
+    rows = (
+        {**seg.to_json(), "hypothesis": hyp, "chrf": round(score, 4)}
+        for seg, hyp, score in zip(data.segments, hypotheses, chrf, strict=True)
+    )
+    store.write_jsonl_atomic(leaf_dir / "segments.jsonl", rows)
+
+
+def _timing(translation: Translation) -> dict[str, Any]:
+    # ru_maxrss is KiB on Linux, bytes on macOS.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_mib = peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+    timing: dict[str, Any] = {
+        "translated_segments": translation.translated,
+        "cached_segments": translation.cached,
+        "translate_seconds": round(translation.seconds, 3),
+        "segments_per_second": (
+            round(translation.translated / translation.seconds, 3) if translation.seconds else None
+        ),
+        "peak_rss_mib": round(peak_mib, 1),
+    }
+    return timing
+
+
+def _summary(run_name: str, leaves: Sequence[LeafResult]) -> dict[str, Any]:
+    return {
+        "schema_version": store.SCHEMA_VERSION,
+        "run": run_name,
+        "results": [
+            {
+                "model": leaf.model,
+                "dataset": leaf.dataset,
+                "path": str(leaf.path),
+                "scores": leaf.scores,
+            }
+            for leaf in leaves
+        ],
+    }

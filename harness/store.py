@@ -1,0 +1,114 @@
+"""Run folders: atomic writes, and reading finished results back for tables and comparisons.
+
+Layout (see docs/run-folder.md)::
+
+    <output_dir>/<run>/config.yaml, summary.json
+    <output_dir>/<run>/<model slug>/<dataset slug>/hypotheses.txt, segments.jsonl,
+                                                  results.json, stats.npz
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import RunFolderError
+
+RESULTS_FILE = "results.json"
+SCHEMA_VERSION = 1
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomic(path: Path, payload: Any) -> Path:
+    return write_text_atomic(path, json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+
+
+def write_lines_atomic(path: Path, lines: Iterable[str]) -> Path:
+    """One item per line; a newline inside an item would shift every later line, so it is
+    replaced by a space here (the JSONL file keeps the exact text)."""
+    return write_text_atomic(path, "".join(_one_line(s) + "\n" for s in lines))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines()) if ("\n" in text or "\r" in text) else text
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
+    return write_text_atomic(
+        path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    )
+
+
+@dataclass(frozen=True)
+class ResultLeaf:
+    """One finished (model, dataset) evaluation read back from a run folder."""
+
+    path: Path  # the leaf folder
+    results: dict[str, Any]
+
+    @property
+    def model(self) -> str:
+        return str(self.results["model"]["name"])
+
+    @property
+    def dataset(self) -> str:
+        return str(self.results["dataset"]["name"])
+
+
+def find_result_leaves(roots: Sequence[Path]) -> list[ResultLeaf]:
+    """Every results.json under the given folders (a run root, a model folder, or a leaf).
+
+    The order is stable: folders in the order given, then sorted paths inside each.
+    """
+    leaves: list[ResultLeaf] = []
+    for root in roots:
+        root = Path(root)
+        if not root.exists():
+            raise RunFolderError(f"run folder not found: {root}")
+        found = [root / RESULTS_FILE] if (root / RESULTS_FILE).is_file() else []
+        found = found or sorted(root.rglob(RESULTS_FILE))
+        if not found:
+            raise RunFolderError(f"no {RESULTS_FILE} under {root}: not a finished run folder")
+        leaves.extend(ResultLeaf(path=p.parent, results=read_results(p)) for p in found)
+    return leaves
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RunFolderError(f"cannot read {path}: {e}") from e
+    version = payload.get("schema_version") if isinstance(payload, dict) else None
+    if version != SCHEMA_VERSION:
+        raise RunFolderError(
+            f"{path}: schema_version {version!r}, this harness reads {SCHEMA_VERSION}"
+        )
+    return payload
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise RunFolderError(f"{path}:{number}: invalid JSON: {e.msg}") from e
