@@ -12,6 +12,7 @@ import os
 import re
 import types
 import typing
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +29,15 @@ from harness.textnorm import NormalizationSpec
 from harness.translators.config import ModelConfig
 
 
+def _nfc(value: Any) -> Any:
+    # A YAML file typed on some systems holds a decomposed "hòa"; the choices are composed.
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+
+
 class NormalizeConfig(StrictModel):
     """Optional scoring-time normalization (NFC and plain spaces are always applied)."""
 
-    tone_marks: Literal["keep", "hòa", "hoà"] = "keep"
+    tone_marks: Annotated[Literal["keep", "hòa", "hoà"], BeforeValidator(_nfc)] = "keep"
     quotes: Literal["keep", "straight"] = "keep"
 
     def spec(self) -> NormalizationSpec:

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from harness import store
+from harness.errors import HarnessError, RunFolderError
+from harness.report.tables import build_table, render_table
+from harness.store import find_result_leaves
+
+
+def write_leaf(root, model, dataset, scores):
+    leaf = root / model / dataset
+    store.write_json_atomic(
+        leaf / "results.json",
+        {
+            "schema_version": store.SCHEMA_VERSION,
+            "model": {"name": model},
+            "dataset": {"name": dataset},
+            "scores": scores,
+        },
+    )
+    return leaf
+
+
+@pytest.fixture
+def two_runs(tmp_path):
+    sig = "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0|norm:nfc"
+    a = tmp_path / "run-a"
+    write_leaf(a, "sys-a", "ds1", {"bleu": {"score": 30.04, "ci95": [29.0, 31.2], "signature": sig}})
+    write_leaf(a, "sys-a", "ds2", {"bleu": {"score": 10.0, "signature": sig}})
+    b = tmp_path / "run-b"
+    write_leaf(b, "sys-b", "ds1", {"bleu": {"score": 35.5, "signature": sig},
+                                   "chrf": {"score": 55.25}})
+    return a, b
+
+
+def test_markdown_rows_models_columns_dataset_metric(two_runs):
+    table = build_table(find_result_leaves(list(two_runs)))
+    text = render_table(table, "markdown")
+    lines = text.splitlines()
+    assert lines[0] == "| model | ds1 BLEU | ds2 BLEU | ds1 chrF |"
+    assert lines[2] == "| sys-a | 30.0 ± 1.1 | 10.0 | – |"
+    assert lines[3] == "| sys-b | 35.5 | – | 55.2 |"
+    assert "`nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0|norm:nfc`" in text
+
+
+def test_csv_and_json_carry_full_precision(two_runs):
+    table = build_table(find_result_leaves(list(two_runs)))
+    rows = list(csv.DictReader(io.StringIO(render_table(table, "csv"))))
+    assert [(r["model"], r["dataset"], r["metric"], r["score"]) for r in rows] == [
+        ("sys-a", "ds1", "bleu", "30.0400"),
+        ("sys-a", "ds2", "bleu", "10.0000"),
+        ("sys-b", "ds1", "bleu", "35.5000"),
+        ("sys-b", "ds1", "chrf", "55.2500"),
+    ]
+    data = json.loads(render_table(table, "json"))
+    assert data[0]["plus_minus"] == pytest.approx(1.1)
+
+
+def test_latex_escapes(two_runs):
+    text = render_table(build_table(find_result_leaves(list(two_runs))), "latex")
+    assert "\\begin{tabular}{lrrr}" in text and "30.0 $\\pm$ 1.1" in text
+
+
+def test_metric_filter(two_runs):
+    table = build_table(find_result_leaves(list(two_runs)), metrics=["chrf"])
+    assert table.columns == [("ds1", "chrf")]
+
+
+def test_same_result_twice_is_an_error(two_runs):
+    a, _ = two_runs
+    with pytest.raises(HarnessError, match="appears twice"):
+        build_table(find_result_leaves([a, a]))
+
+
+def test_missing_or_foreign_folders(tmp_path):
+    with pytest.raises(RunFolderError, match="run folder not found"):
+        find_result_leaves([tmp_path / "nope"])
+    with pytest.raises(RunFolderError, match="not a finished run folder"):
+        find_result_leaves([tmp_path])
+    (tmp_path / "results.json").write_text('{"schema_version": 99}', encoding="utf-8")
+    with pytest.raises(RunFolderError, match="schema_version 99"):
+        find_result_leaves([tmp_path])
+
+
+def test_atomic_writes_leave_no_temp_files(tmp_path):
+    store.write_lines_atomic(tmp_path / "h.txt", ["a", "b\nc", ""])
+    assert (tmp_path / "h.txt").read_text(encoding="utf-8") == "a\nb c\n\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["h.txt"]
