@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     datasets = sub.add_parser("datasets", help="list built-in datasets, or show one")
     datasets_sub = datasets.add_subparsers(dest="datasets_command")
     ds_list = datasets_sub.add_parser("list", help="the table of named benchmarks (default)")
-    ds_list.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    ds_list.add_argument("--format", choices=("markdown", "text", "json"), default="markdown")
     show = datasets_sub.add_parser("show", help="print a dataset's pairs and its load report")
     show.add_argument("name", help="benchmark name, e.g. itu-wtisd-2021")
     show.add_argument("--path", help="local copy, for benchmarks that need one")
@@ -160,7 +160,8 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     if args.datasets_command in (None, "list"):
         from harness.data import render_benchmark_table
 
-        sys.stdout.write(render_benchmark_table(getattr(args, "format", "markdown")))
+        table = render_benchmark_table(getattr(args, "format", "markdown"))
+        sys.stdout.write(table if table.endswith("\n") else table + "\n")
         return 0
     from harness.data import load_dataset
     from harness.data.config import parse_dataset_entry
@@ -189,8 +190,7 @@ def _print_dataset(data, fmt: str) -> None:  # type: ignore[no-untyped-def]
         f"{data.name}: {len(data.segments)} pairs from {report.records_in} records; "
         f"{len(report.unpaired)} lines could not be paired\n"
     )
-    for issue in report.unpaired:
-        sys.stderr.write(f"  {issue.describe()}\n")
+    # The lines that could not be paired were logged (with line numbers) by the loader.
     for what, count in report.repairs.items():
         if count:
             sys.stderr.write(f"  repaired: {what}: {count}\n")

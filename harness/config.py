@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
 
 from harness.configbase import StrictModel
-from harness.data.config import DatasetConfig
+from harness.data.config import DatasetEntry, default_name
 from harness.errors import ConfigError
 from harness.metrics.sacre import METRIC_NAMES
 from harness.textnorm import NormalizationSpec
@@ -52,15 +52,6 @@ class StatisticsConfig(StrictModel):
     baseline: str | None = None  # a model name from `models:`
 
 
-def _dataset_shorthand(value: Any) -> Any:
-    """A bare string names a benchmark; a mapping with `benchmark:` needs no `kind:`."""
-    if isinstance(value, str):
-        return {"kind": "benchmark", "benchmark": value}
-    if isinstance(value, dict) and "kind" not in value and "benchmark" in value:
-        return {"kind": "benchmark", **value}
-    return value
-
-
 def _model_default_backend(value: Any) -> Any:
     if isinstance(value, dict) and "backend" not in value:
         return {"backend": "hf", **value}
@@ -78,9 +69,7 @@ class RunConfig(StrictModel):
     """A whole evaluation: every model in ``models`` on every dataset in ``datasets``."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    datasets: list[Annotated[DatasetConfig, BeforeValidator(_dataset_shorthand)]] = Field(
-        min_length=1
-    )
+    datasets: list[DatasetEntry] = Field(min_length=1)
     models: list[Annotated[ModelConfig, BeforeValidator(_model_default_backend)]] = Field(
         min_length=1
     )
@@ -120,13 +109,7 @@ def model_label(cfg: Any) -> str:
 
 def dataset_label(cfg: Any) -> str:
     """The name a dataset goes by: ``name:``, the benchmark name, or the file's stem."""
-    if cfg.name:
-        return cfg.name
-    for attr in ("benchmark", "path", "source"):
-        value = getattr(cfg, attr, None)
-        if value:
-            return value if attr == "benchmark" else Path(value).stem
-    return cfg.kind
+    return default_name(cfg)
 
 
 def slug(label: str) -> str:

@@ -143,8 +143,6 @@ def _log_load_report(label: str, data: LoadedDataset) -> None:
     log.info(
         "dataset %s: %d segments from %d records", label, len(data.segments), report.records_in
     )
-    for issue in report.unpaired:
-        log.warning("dataset %s: not used: %s", label, issue.describe())
 
 
 def translate_segments(
