@@ -36,9 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    # The same flags after the command name (`harness run x.yaml -q`); SUPPRESS keeps a value
+    # given before the command from being reset by the subcommand's default.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="translate and score every model on every dataset")
+    run = sub.add_parser(
+        "run", parents=[common], help="translate and score every model on every dataset"
+    )
     run.add_argument("config", type=Path, help="YAML config (see configs/)")
     run.add_argument(
         "--set",
@@ -55,12 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--format", choices=TABLE_FORMATS, default="markdown")
 
-    table = sub.add_parser("table", help="compare finished runs side by side")
+    table = sub.add_parser("table", parents=[common], help="compare finished runs side by side")
     table.add_argument("runs", nargs="+", type=Path, metavar="RUN_FOLDER")
     table.add_argument("--format", choices=TABLE_FORMATS, default="markdown")
     table.add_argument("--metrics", type=_metrics_arg, default=None)
 
-    score = sub.add_parser("score", help="score existing system output (like the sacrebleu CLI)")
+    score = sub.add_parser(
+        "score", parents=[common], help="score existing system output (like the sacrebleu CLI)"
+    )
     score.add_argument("--hyp", type=Path, required=True, help="system output, one per line")
     score.add_argument(
         "--ref",
@@ -72,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--metrics", type=_metrics_arg, default=["bleu", "chrf", "ter"])
     score.add_argument("--format", choices=("text", "json"), default="json")
 
-    compare = sub.add_parser("compare", help="confidence intervals and paired significance")
+    compare = sub.add_parser(
+        "compare", parents=[common], help="confidence intervals and paired significance"
+    )
     compare.add_argument("runs", nargs="+", type=Path, metavar="RUN_FOLDER")
     compare.add_argument("--baseline", help="model name to test the others against")
     compare.add_argument("--metrics", type=_metrics_arg, default=None)
@@ -81,11 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--method", choices=("bootstrap", "ar", "both"), default="bootstrap")
     compare.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown")
 
-    datasets = sub.add_parser("datasets", help="list built-in datasets, or show one")
+    datasets = sub.add_parser(
+        "datasets", parents=[common], help="list built-in datasets, or show one"
+    )
     datasets_sub = datasets.add_subparsers(dest="datasets_command")
-    ds_list = datasets_sub.add_parser("list", help="the table of named benchmarks (default)")
+    ds_list = datasets_sub.add_parser(
+        "list", parents=[common], help="the table of named benchmarks (default)"
+    )
     ds_list.add_argument("--format", choices=("markdown", "text", "json"), default="markdown")
-    show = datasets_sub.add_parser("show", help="print a dataset's pairs and its load report")
+    show = datasets_sub.add_parser(
+        "show", parents=[common], help="print a dataset's pairs and its load report"
+    )
     show.add_argument("name", help="benchmark name, e.g. itu-wtisd-2021")
     show.add_argument("--path", help="local copy, for benchmarks that need one")
     show.add_argument("--format", choices=("jsonl", "text"), default="jsonl")

@@ -1,0 +1,160 @@
+"""End-to-end: `main(argv)` in-process, a real tiny Marian model, the bundled sample."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from harness.cli import main
+
+
+def write_config(tmp_path: Path, model: Path | str, **extra) -> Path:
+    config = {
+        "name": "e2e",
+        "datasets": ["itu-wtisd-2021"],
+        "models": [{"name": "tiny", "model": str(model), "batch_size": 4, "max_new_tokens": 12}],
+        "metrics": ["bleu", "chrf", "chrf++", "ter"],
+        "statistics": {"bootstrap_resamples": 50},
+        "output_dir": str(tmp_path / "runs"),
+        **extra,
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_version_and_usage_errors(capsys):
+    assert main(["--version"]) == 0
+    assert main([]) == 2
+    assert main(["run"]) == 2
+    assert "the following arguments are required: config" in capsys.readouterr().err
+
+
+def test_bad_config_exits_2_naming_the_key(tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: x\ndatasets: [itu-wtisd-2021]\nmodels: [{model: m, beams: 2}]\n")
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key models[0].beams" in err and "Traceback" not in err
+
+
+def test_missing_model_offline_is_two_clean_lines(tmp_path, capsys):
+    path = write_config(tmp_path, "no-such-org/no-such-model-xyz")
+    assert main(["run", str(path)]) == 2
+    err_lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    error_at = next(i for i, line in enumerate(err_lines) if line.startswith("error: "))
+    assert err_lines[error_at:] == [
+        "error: model 'no-such-org/no-such-model-xyz' is not in the local cache and the hub is "
+        "unreachable",
+        err_lines[error_at + 1],
+    ]
+    assert "HF_HOME" in err_lines[error_at + 1]
+    assert "Traceback" not in "\n".join(err_lines)
+
+
+def test_run_writes_the_run_folder_and_prints_the_table(tmp_path, tiny_marian, capsys):
+    path = write_config(tmp_path, tiny_marian)
+    assert main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| model | itu-wtisd-2021 BLEU | itu-wtisd-2021 chrF |")
+    run = tmp_path / "runs" / "e2e"
+    leaf = run / "tiny" / "itu-wtisd-2021"
+    assert yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))["name"] == "e2e"
+    results = json.loads((leaf / "results.json").read_text(encoding="utf-8"))
+    segments = read_jsonl(leaf / "segments.jsonl")
+    hypotheses = (leaf / "hypotheses.txt").read_text(encoding="utf-8").splitlines()
+    n = results["dataset"]["segments"]
+    assert n == len(segments) == len(hypotheses) == 5  # the sample has 5 paragraph pairs
+    assert [s["hypothesis"] for s in segments] == hypotheses
+    assert set(segments[0]) == {"id", "source", "references", "hypothesis", "chrf"}
+    assert set(results["scores"]) == {"bleu", "chrf", "chrf++", "ter"}
+    bleu = results["scores"]["bleu"]
+    assert bleu["signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:")
+    assert bleu["signature"].endswith("|norm:nfc")
+    assert len(results["dataset"]["fingerprint"]) == 64
+    model = results["model"]
+    for key in ("revision", "parameters", "device", "dtype"):
+        assert model.get(key) is not None, key
+    assert results["environment"]["packages"]["sacrebleu"]
+    assert results["timing"]["translated_segments"] == n
+    assert results["timing"]["segments_per_second"] > 0
+    assert (leaf / "stats.npz").is_file()
+
+
+def test_rerun_comes_from_the_cache_with_identical_output(tmp_path, tiny_marian):
+    path = write_config(tmp_path, tiny_marian)
+    leaf = tmp_path / "runs" / "e2e" / "tiny" / "itu-wtisd-2021"
+    assert main(["run", str(path)]) == 0
+    first = (leaf / "hypotheses.txt").read_text(encoding="utf-8")
+    assert main(["run", str(path)]) == 0
+    results = json.loads((leaf / "results.json").read_text(encoding="utf-8"))
+    assert results["timing"]["translated_segments"] == 0
+    assert results["timing"]["cached_segments"] == results["dataset"]["segments"]
+    assert results["model"]["parameters"]  # provenance survives a fully cached run
+    assert (leaf / "hypotheses.txt").read_text(encoding="utf-8") == first
+    assert main(["run", str(path), "--no-cache"]) == 0
+    results = json.loads((leaf / "results.json").read_text(encoding="utf-8"))
+    assert results["timing"]["cached_segments"] == 0
+
+
+def test_interrupted_run_resumes_and_loses_nothing(tmp_path, tiny_marian, monkeypatch):
+    """Interrupt after the first batch (as Ctrl-C would); the rerun translates only the rest."""
+    import harness.translators as translators
+
+    path = write_config(tmp_path, tiny_marian)
+    real_build = translators.build_translator
+
+    def interrupting_build(*args, **kwargs):
+        translator = real_build(*args, **kwargs)
+        real_translate = translator.translate
+
+        def translate(sources, on_batch=None):
+            def stop_after_first(positions, outputs):
+                on_batch(positions, outputs)
+                raise KeyboardInterrupt
+
+            return real_translate(sources, on_batch=stop_after_first)
+
+        translator.translate = translate
+        return translator
+
+    monkeypatch.setattr(translators, "build_translator", interrupting_build)
+    assert main(["run", str(path)]) == 130
+    monkeypatch.setattr(translators, "build_translator", real_build)
+    assert main(["run", str(path)]) == 0
+    leaf = tmp_path / "runs" / "e2e" / "tiny" / "itu-wtisd-2021"
+    timing = json.loads((leaf / "results.json").read_text(encoding="utf-8"))["timing"]
+    assert timing["cached_segments"] > 0 and timing["translated_segments"] > 0
+    resumed = (leaf / "hypotheses.txt").read_text(encoding="utf-8")
+    assert main(["run", str(path), "--no-cache"]) == 0
+    assert (leaf / "hypotheses.txt").read_text(encoding="utf-8") == resumed
+
+
+def test_table_command_formats(tmp_path, tiny_marian, capsys):
+    path = write_config(tmp_path, tiny_marian)
+    assert main(["run", str(path), "-q"]) == 0
+    capsys.readouterr()
+    run = tmp_path / "runs" / "e2e"
+    assert main(["table", str(run), "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "model,dataset,metric,score,plus_minus,signature"
+    assert len(lines) == 1 + 4
+    assert main(["table", str(tmp_path / "nowhere")]) == 2
+
+
+def test_datasets_list_and_show(capsys):
+    assert main(["datasets"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("itu-wtisd-2021", "iwslt15-en-vi", "flores200", "opus100", "ntrex128", "phomt"):
+        assert name in listing
+    assert main(["datasets", "show", "itu-wtisd-2021", "--limit", "3"]) == 0
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert len(rows) == 3 and set(rows[0]) == {"id", "source", "references"}
+    assert "could not be paired" in captured.err
