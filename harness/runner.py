@@ -195,16 +195,17 @@ def _evaluate_leaf(
     log.info("translating %s with %s (%d segments)", data_name, model_name, len(data.segments))
     sources = [s.source for s in data.segments]
     translation = translate_segments(sources, session, session.cache)
-    hypotheses, hyp_changed = normalize_boundary_all(translation.hypotheses)
     references = [list(s.references) for s in data.segments]
     evaluation = evaluate(
-        hypotheses,
+        translation.hypotheses,  # raw model output: evaluate() counts what normalization changes
         references,
         metrics=config.metrics,
         spec=config.normalize.spec(),
         bootstrap_resamples=config.statistics.bootstrap_resamples,
         seed=config.statistics.seed,
     )
+    # The files hold the text that was scored (NFC, plain spaces), not the raw bytes.
+    hypotheses, _ = normalize_boundary_all(translation.hypotheses)
     _write_leaf(leaf_dir, data, hypotheses, evaluation.segment_chrf)
     evaluation.save_stats(leaf_dir / "stats.npz")
     results = {
@@ -222,11 +223,7 @@ def _evaluate_leaf(
             "load_report": data.report.to_json(),
             "provenance": dict(data.provenance),
         },
-        "normalization": {
-            "boundary": "nfc+spaces",
-            "hypotheses_changed": hyp_changed,
-            "scoring": config.normalize.spec().tag,
-        },
+        "normalization": evaluation.normalization_json(),
         "scores": evaluation.to_json(),
         "timing": _timing(translation),
         "environment": environment(),
