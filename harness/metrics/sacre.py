@@ -72,9 +72,7 @@ def to_streams(hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> list[list[
         raise MetricError("nothing to score: 0 hypotheses")
     for i, seg_refs in enumerate(refs):
         if isinstance(seg_refs, str):
-            raise MetricError(
-                f"references of segment {i} is a string; expected a list of strings"
-            )
+            raise MetricError(f"references of segment {i} is a string; expected a list of strings")
         if not seg_refs:
             raise MetricError(f"segment {i} has no reference")
     n_streams = max(len(r) for r in refs)

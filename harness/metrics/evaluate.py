@@ -1,0 +1,310 @@
+"""Score one system on one dataset: corpus scores, bootstrap intervals, per-segment statistics.
+
+Text flow: boundary normalization (NFC, exotic spaces) on hypotheses and references, then the
+scoring :class:`~harness.textnorm.NormalizationSpec` (tone marks, quotes). The primary score is
+computed on the spec-normalized text and its signature says so (``...|version:2.6.0|norm:nfc+
+tone:hòa``); when the spec does more than NFC, the boundary-only ("raw") score is kept beside it,
+never silently replaced.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import MetricError, RunFolderError
+from harness.metrics.sacre import check_metric_names
+from harness.metrics.significance import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    Interval,
+    bootstrap_scores,
+    estimate_ci,
+)
+from harness.metrics.stats import (
+    COLUMNS,
+    DISPLAY_NAMES,
+    check_stats,
+    extract_stats,
+    sacre_score,
+    segment_scores,
+)
+from harness.textnorm import NormalizationSpec, apply_spec_all, normalize_boundary_all
+
+log = logging.getLogger(__name__)
+
+STATS_FORMAT = 1
+_META_KEY = "__meta__"
+_RAW_PREFIX = "raw."
+
+
+@dataclass(frozen=True)
+class ScoreRecord:
+    """One corpus metric, as it goes into results.json["scores"][metric]."""
+
+    metric: str  # harness name: bleu | chrf | chrf++ | ter
+    score: float
+    signature: str  # sacrebleu signature + "|norm:<spec tag>"
+    sacrebleu_signature: str
+    interval: Interval | None = None  # bootstrap, None when resampling is off
+    n_resamples: int = 0
+    seed: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    raw_score: float | None = None  # boundary-normalized only; set when the spec does more
+    raw_signature: str | None = None
+
+    @property
+    def name(self) -> str:
+        return DISPLAY_NAMES[self.metric]
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.metric != "ter"
+
+    @property
+    def ci95(self) -> tuple[float, float] | None:
+        return None if self.interval is None else (self.interval.low, self.interval.high)
+
+    @property
+    def plus_minus(self) -> float | None:
+        return None if self.interval is None else self.interval.plus_minus
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "score": self.score,
+            "signature": self.signature,
+            "sacrebleu_signature": self.sacrebleu_signature,
+            "higher_is_better": self.higher_is_better,
+            "ci95": None if self.interval is None else [self.interval.low, self.interval.high],
+            "plus_minus": self.plus_minus,
+            "bootstrap_mean": None if self.interval is None else self.interval.mean,
+            "n_resamples": self.n_resamples,
+            "seed": self.seed,
+            "details": dict(self.details),
+        }
+        if self.raw_score is not None:
+            out["raw_score"] = self.raw_score
+            out["raw_signature"] = self.raw_signature
+        return out
+
+
+@dataclass(frozen=True)
+class NormalizationCounts:
+    """How many segments each normalization step changed (a segment's references count once)."""
+
+    boundary_hypotheses: int
+    boundary_references: int
+    spec_hypotheses: int = 0
+    spec_references: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything :func:`evaluate` computed for one system on one dataset."""
+
+    scores: dict[str, ScoreRecord]
+    segment_chrf: list[float]  # sentence chrF per segment, input order, on the scored text
+    stats: dict[str, np.ndarray]  # per-segment sufficient statistics of the scored text
+    spec: NormalizationSpec
+    changed: NormalizationCounts
+    raw_stats: dict[str, np.ndarray] = field(default_factory=dict)  # boundary-only text
+
+    def to_json(self) -> dict[str, Any]:
+        """The value of results.json["scores"]."""
+        return {name: record.to_json() for name, record in self.scores.items()}
+
+    def normalization_json(self) -> dict[str, Any]:
+        """What was normalized, for results.json["normalization"]."""
+        return {
+            "boundary": "nfc+spaces",
+            "scoring": self.spec.tag,
+            "changed": self.changed.to_json(),
+        }
+
+    def save_stats(self, path: Path) -> Path:
+        """Write stats.npz atomically: one array per metric (raw ones as ``raw.<metric>``)."""
+        arrays = {**self.stats, **{_RAW_PREFIX + k: v for k, v in self.raw_stats.items()}}
+        meta = {
+            "format": STATS_FORMAT,
+            "spec": self.spec.tag,
+            "columns": {k: list(COLUMNS[k.removeprefix(_RAW_PREFIX)]) for k in arrays},
+            "signatures": {k: r.signature for k, r in self.scores.items()},
+        }
+        return _write_npz_atomic(Path(path), arrays, meta)
+
+
+def _write_npz_atomic(path: Path, arrays: Mapping[str, np.ndarray], meta: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez_compressed(handle, **{_META_KEY: np.array(json.dumps(meta))}, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_stats(path: Path, include_raw: bool = False) -> dict[str, np.ndarray]:
+    """Read stats.npz back: metric name -> ``(n_segments, n_columns)`` array, shapes checked."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(str(npz[_META_KEY])) if _META_KEY in npz.files else {}
+            arrays = {k: npz[k] for k in npz.files if k != _META_KEY}
+    except (
+        OSError,
+        ValueError,
+        zipfile.BadZipFile,
+        json.JSONDecodeError,
+        io.UnsupportedOperation,
+    ) as e:
+        raise RunFolderError(f"cannot read statistics {path}: {e}") from e
+    if meta.get("format") != STATS_FORMAT:
+        raise RunFolderError(
+            f"{path}: statistics format {meta.get('format')!r}, this harness reads {STATS_FORMAT}"
+        )
+    out = {}
+    for key, array in arrays.items():
+        if key.startswith(_RAW_PREFIX) and not include_raw:
+            continue
+        try:
+            check_stats(key.removeprefix(_RAW_PREFIX), array, where=f"{path}: ")
+        except MetricError as e:
+            raise RunFolderError(str(e)) from e
+        out[key] = array
+    return out
+
+
+def evaluate(
+    hyps: Sequence[str],
+    refs: Sequence[Sequence[str]],
+    metrics: Sequence[str],
+    spec: NormalizationSpec,
+    bootstrap_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> Evaluation:
+    """Score ``hyps`` against item-major ``refs`` (``refs[i]`` = references of segment ``i``).
+
+    ``bootstrap_resamples=0`` turns the intervals off. Raises MetricError on misaligned input.
+    """
+    names = check_metric_names(metrics)
+    if not names:
+        raise MetricError("no metric to compute")
+    if bootstrap_resamples < 0:
+        raise MetricError(f"bootstrap_resamples must be >= 0, got {bootstrap_resamples}")
+    if len(hyps) != len(refs):
+        raise MetricError(f"{len(hyps)} hypotheses but {len(refs)} reference entries")
+    raw_hyps, raw_refs, counts = _normalize(hyps, refs, spec)
+    scored_hyps, scored_refs = raw_hyps, raw_refs
+    if not spec.is_identity:
+        scored_hyps, n_hyp = apply_spec_all(raw_hyps, spec)
+        scored_refs, n_ref = _map_refs(raw_refs, lambda texts: apply_spec_all(texts, spec))
+        counts = replace(counts, spec_hypotheses=n_hyp, spec_references=n_ref)
+    scored = _extract_all(names, scored_hyps, scored_refs)
+    # Only when the spec changes text is there a different "raw" number to keep beside it.
+    raw = {} if spec.is_identity else _extract_all(names, raw_hyps, raw_refs)
+    stats = {name: pair[0] for name, pair in scored.items()}
+    boot = _Bootstrap(bootstrap_resamples, seed, stats)
+    records = {name: _record(name, scored[name], raw.get(name), spec, boot) for name in names}
+    chrf_stats = (
+        stats["chrf"] if "chrf" in stats else extract_stats("chrf", scored_hyps, scored_refs)[0]
+    )
+    raw_stats = {name: pair[0] for name, pair in raw.items()}
+    return Evaluation(records, segment_scores("chrf", chrf_stats), stats, spec, counts, raw_stats)
+
+
+class _Bootstrap:
+    """Resampled scores of every metric, drawn once from the same resamples."""
+
+    def __init__(self, n_resamples: int, seed: int, stats: Mapping[str, np.ndarray]) -> None:
+        self.n_resamples, self.seed = n_resamples, seed
+        self.scores = bootstrap_scores(stats, n_resamples, seed) if n_resamples else {}
+
+    def interval(self, name: str) -> Interval | None:
+        return estimate_ci(self.scores[name]) if name in self.scores else None
+
+
+def _normalize(
+    hyps: Sequence[str], refs: Sequence[Sequence[str]], spec: NormalizationSpec
+) -> tuple[list[str], list[list[str]], NormalizationCounts]:
+    for i, text in enumerate(hyps):
+        if not isinstance(text, str):
+            raise MetricError(f"hypothesis {i} is {type(text).__name__}, not a string")
+    norm_hyps, n_hyp = normalize_boundary_all(hyps)
+    norm_refs, n_ref = _map_refs(refs, normalize_boundary_all)
+    return norm_hyps, norm_refs, NormalizationCounts(n_hyp, n_ref)
+
+
+def _map_refs(refs: Sequence[Sequence[str]], fn: Any) -> tuple[list[list[str]], int]:
+    """Apply a ``texts -> (texts, n_changed)`` function to each segment's references; count
+    segments with at least one changed reference."""
+    out, changed = [], 0
+    for i, seg_refs in enumerate(refs):
+        if isinstance(seg_refs, str) or not all(isinstance(r, str) for r in seg_refs):
+            raise MetricError(f"references of segment {i} must be a list of strings")
+        texts, n = fn(seg_refs)
+        out.append(texts)
+        changed += n > 0
+    return out, changed
+
+
+def _extract_all(
+    names: Sequence[str], hyps: Sequence[str], refs: Sequence[Sequence[str]]
+) -> dict[str, tuple[np.ndarray, str]]:
+    """metric -> (per-segment statistics, sacrebleu signature)."""
+    return {name: extract_stats(name, hyps, refs) for name in names}
+
+
+def _record(
+    name: str,
+    scored: tuple[np.ndarray, str],
+    raw: tuple[np.ndarray, str] | None,
+    spec: NormalizationSpec,
+    boot: _Bootstrap,
+) -> ScoreRecord:
+    stats, sacre_sig = scored
+    score = sacre_score(name, stats)
+    interval = boot.interval(name)
+    return ScoreRecord(
+        metric=name,
+        score=float(score.score),
+        signature=f"{sacre_sig}|norm:{spec.tag}",
+        sacrebleu_signature=sacre_sig,
+        interval=interval,
+        n_resamples=boot.n_resamples if interval else 0,
+        seed=boot.seed if interval else None,
+        details=_details(name, score),
+        raw_score=None if raw is None else float(sacre_score(name, raw[0]).score),
+        raw_signature=None if raw is None else f"{raw[1]}|norm:nfc",
+    )
+
+
+def _details(name: str, score: Any) -> dict[str, Any]:
+    if name == "bleu":
+        return {
+            "precisions": [round(float(p), 4) for p in score.precisions],
+            "bp": round(float(score.bp), 4),
+            "ratio": round(float(score.ratio), 4),
+            "sys_len": int(score.sys_len),
+            "ref_len": int(score.ref_len),
+            "verbose": score._verbose,
+        }
+    if name == "ter":
+        return {"edits": float(score.num_edits), "ref_length": float(score.ref_length)}
+    return {}

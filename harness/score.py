@@ -1,0 +1,166 @@
+"""``harness score``: score existing system output, printing exactly what ``sacrebleu`` prints.
+
+``sacrebleu REF [REF2 ...] -i HYP -m bleu chrf ter -f text|json`` is the reference: same line
+reading (split on ``\\n`` only, ``rstrip()`` each line), same metric defaults (chrF++ is
+``-m chrf --chrf-word-order 2``), same ``-w 1`` width, same order (BLEU, chrF, chrF++, TER) and
+alignment. Differences are deliberate and reported on stderr, never hidden:
+
+* texts are put in Unicode NFC (and exotic spaces made plain) before scoring; when that changes
+  anything, stderr gives the counts and the scores ``sacrebleu`` itself would print;
+* mismatched line counts are an error naming both files (sacrebleu's API would truncate).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import MetricError
+from harness.metrics.sacre import METRIC_NAMES, check_metric_names
+from harness.metrics.stats import extract_stats, sacre_score
+from harness.textnorm import NormalizationSpec, apply_spec_all, normalize_boundary_all
+
+_BOM = "\ufeff"
+
+
+def score_files(
+    hyp: Path,
+    refs: Sequence[Path],
+    metrics: Sequence[str],
+    fmt: str = "text",
+    *,
+    spec: NormalizationSpec | None = None,
+    width: int = 1,
+) -> tuple[str, str]:
+    """Return ``(stdout, stderr note)`` for scoring ``hyp`` against the reference files.
+
+    ``fmt`` is ``"text"`` or ``"json"`` (sacrebleu's ``-f``). With the default (identity)
+    ``spec`` and NFC input, stdout is byte-identical to the sacrebleu CLI's.
+    """
+    if fmt not in ("text", "json"):
+        raise MetricError(f"unknown score format {fmt!r}; choose text or json")
+    if not refs:
+        raise MetricError("no reference file given")
+    names = sorted(dict.fromkeys(check_metric_names(metrics)), key=METRIC_NAMES.index)
+    if not names:
+        raise MetricError("no metric to compute")
+    spec = spec or NormalizationSpec()
+    files = _Files.read(Path(hyp), [Path(r) for r in refs])
+    norm_hyps, hyp_changed = _normalize(files.hyp_lines, spec)
+    norm_refs = [_normalize(stream, spec) for stream in files.ref_streams]
+    items = [list(r) for r in zip(*(texts for texts, _ in norm_refs), strict=True)]
+    suffix = "" if spec.is_identity else f"|norm:{spec.tag}"
+    lines = [_format_one(name, norm_hyps, items, width, fmt, suffix) for name in names]
+    changed = [hyp_changed, *(n for _, n in norm_refs)]
+    return _assemble(lines, fmt), _note(files, changed, names, spec, width)
+
+
+@dataclass(frozen=True)
+class _Files:
+    """The system output and reference files, read and checked for equal line counts."""
+
+    hyp: Path
+    refs: list[Path]
+    hyp_lines: list[str]
+    ref_streams: list[list[str]]
+
+    @classmethod
+    def read(cls, hyp: Path, refs: list[Path]) -> _Files:
+        hyp_lines = read_lines(hyp)
+        if not hyp_lines:
+            raise MetricError(f"{hyp}: no lines to score")
+        ref_streams = [read_lines(r) for r in refs]
+        for ref_path, stream in zip(refs, ref_streams, strict=True):
+            if len(stream) != len(hyp_lines):
+                raise MetricError(
+                    f"{hyp} has {len(hyp_lines)} lines but {ref_path} has {len(stream)}; "
+                    "every line of the system output needs one reference line"
+                )
+        return cls(hyp, refs, hyp_lines, ref_streams)
+
+    def items(self) -> list[list[str]]:
+        """References item-major, as read (no normalization)."""
+        return [list(r) for r in zip(*self.ref_streams, strict=True)]
+
+
+def read_lines(path: Path) -> list[str]:
+    """Lines as sacrebleu's CLI reads them: UTF-8, split on ``\\n``, each ``rstrip()``-ed.
+
+    A ``.gz`` file is decompressed, as sacrebleu does. Invalid UTF-8 is an error naming the
+    file and line.
+    """
+    try:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise MetricError(f"cannot read {path}: {e}") from e
+    raw = data.split(b"\n")
+    if raw and raw[-1] == b"":  # the newline ending the last line does not start a new one
+        raw.pop()
+    out = []
+    for number, line in enumerate(raw, start=1):
+        try:
+            out.append(line.decode("utf-8").rstrip())
+        except UnicodeDecodeError as e:
+            raise MetricError(f"{path}:{number}: not valid UTF-8 ({e.reason})") from e
+    return out
+
+
+def _normalize(texts: list[str], spec: NormalizationSpec) -> tuple[list[str], int]:
+    return apply_spec_all(texts, spec) if not spec.is_identity else normalize_boundary_all(texts)
+
+
+def _format_one(
+    name: str, hyps: list[str], refs: list[list[str]], width: int, fmt: str, suffix: str
+) -> str:
+    stats, signature = extract_stats(name, hyps, refs)
+    score = sacre_score(name, stats)
+    if fmt == "text":
+        return score.format(width, False, signature + suffix, False)
+    # sacrebleu splits the signature on ":" to make JSON keys, so add the norm key afterwards.
+    payload = json.loads(score.format(width, False, signature, True))
+    if suffix:
+        payload["signature"] = signature + suffix
+        payload["textnorm"] = suffix.removeprefix("|norm:")  # TER already has a "norm" key
+    return json.dumps(payload, indent=1, ensure_ascii=False)
+
+
+def _assemble(lines: list[str], fmt: str) -> str:
+    """sacrebleu's ``print_single_results``: a JSON list, or lines aligned on ``=``."""
+    if fmt == "json":
+        return ("[\n" + ",\n".join(lines) + "\n]" if len(lines) > 1 else lines[0]) + "\n"
+    if len(lines) == 1:
+        return lines[0] + "\n"
+    cut = [line.index("=") - 1 for line in lines]
+    w = max(cut)
+    return "".join(f"{line[:c]:>{w}}{line[c:]}\n" for c, line in zip(cut, lines, strict=True))
+
+
+def _note(
+    files: _Files, changed: list[int], names: list[str], spec: NormalizationSpec, width: int
+) -> str:
+    """What normalization did (per file), and sacrebleu's own numbers when it changed text."""
+    n = len(files.hyp_lines)
+    what = "NFC + plain spaces" + ("" if spec.is_identity else f", then {spec.tag}")
+    parts = [f"{files.hyp}: {changed[0]} of {n} lines changed"]
+    parts += [f"{r}: {c} of {n}" for r, c in zip(files.refs, changed[1:], strict=True)]
+    lines = [f"harness score: normalization {what} (norm:{spec.tag}); " + "; ".join(parts)]
+    if any(changed):
+        scores = (
+            sacre_score(m, extract_stats(m, files.hyp_lines, files.items())[0]) for m in names
+        )
+        plain = ", ".join(f"{s.name} = {s.score:.{width}f}" for s in scores)
+        lines.append(
+            f"harness score: without normalization (as sacrebleu scores these files): {plain}"
+        )
+    paths = [files.hyp, *files.refs]
+    streams = [files.hyp_lines, *files.ref_streams]
+    boms = [str(p) for p, s in zip(paths, streams, strict=True) if s and s[0].startswith(_BOM)]
+    if boms:
+        lines.append(
+            f"harness score: warning: byte-order mark at the start of {', '.join(boms)} "
+            "(kept, as sacrebleu keeps it)"
+        )
+    return "\n".join(lines) + "\n"
