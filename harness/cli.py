@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a config value (repeatable)",
     )
     run.add_argument(
+        "--baseline",
+        metavar="MODEL",
+        help="paired significance of every model against this one "
+        "(same as --set statistics.baseline=MODEL)",
+    )
+    run.add_argument(
         "--no-cache",
         action="store_true",
         help="translate everything again instead of reusing cached translations",
@@ -130,7 +136,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness.runner import RunOptions, run_evaluation
     from harness.store import find_result_leaves
 
-    resolved = load_config(args.config, args.overrides)
+    overrides = list(args.overrides)
+    if args.baseline:
+        overrides.append(f"statistics.baseline={args.baseline}")
+    resolved = load_config(args.config, overrides)
     leaves = run_evaluation(resolved, RunOptions(use_cache=not args.no_cache))
     table = build_table(find_result_leaves([leaf.path for leaf in leaves]))
     sys.stdout.write(render_table(table, args.format))

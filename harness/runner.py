@@ -120,8 +120,51 @@ def run_evaluation(
     finally:
         if cache is not None:
             cache.close()
+    if config.statistics.baseline is not None and len(config.models) > 1:
+        attach_significance(resolved, leaves)
     store.write_json_atomic(run_dir / "summary.json", _summary(config.name, leaves))
     return leaves
+
+
+def attach_significance(resolved: ResolvedConfig, leaves: Sequence[LeafResult]) -> None:
+    """Paired tests of every model against the baseline, per dataset, from the stored
+    statistics; p-values go into each leaf's results.json and the table into comparison.md."""
+    from harness.compare import compare_runs, render_comparison
+
+    stats_cfg = resolved.config.statistics
+    comparison = compare_runs(
+        [leaf.path for leaf in leaves],
+        baseline=stats_cfg.baseline,
+        metrics=resolved.config.metrics,
+        resamples=stats_cfg.bootstrap_resamples or 1000,
+        seed=stats_cfg.seed,
+        method="both",
+    )
+    store.write_text_atomic(
+        resolved.run_dir / "comparison.md", render_comparison(comparison, "markdown")
+    )
+    by_key = {(leaf.model, leaf.dataset): leaf.path for leaf in leaves}
+    for group in comparison.datasets:
+        for system in group.systems:
+            path = by_key[(system, group.dataset)] / store.RESULTS_FILE
+            results = store.read_results(path)
+            results["significance"] = {
+                "baseline": group.baseline,
+                "is_baseline": system == group.baseline,
+                "methods": "paired bootstrap resampling; approximate randomization",
+                "bootstrap_resamples": comparison.resamples,
+                "ar_trials": comparison.ar_trials,
+                "seed": comparison.seed,
+                "correction": f"Holm over {len(group.systems) - 1} comparisons per metric",
+                "metrics": {
+                    m.metric: {
+                        k: getattr(m.results[system], k)
+                        for k in ("p_bootstrap", "p_bootstrap_holm", "p_ar", "p_ar_holm")
+                    }
+                    for m in group.metrics
+                },
+            }
+            store.write_json_atomic(path, results)
 
 
 def _cache_key(model_cfg: Any) -> str:

@@ -143,7 +143,7 @@ def test_table_command_formats(tmp_path, tiny_marian, capsys):
     run = tmp_path / "runs" / "e2e"
     assert main(["table", str(run), "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "model,dataset,metric,score,plus_minus,signature"
+    assert lines[0] == "model,dataset,metric,score,plus_minus,p_value,signature"
     assert len(lines) == 1 + 4
     assert main(["table", str(tmp_path / "nowhere")]) == 2
 
@@ -158,3 +158,28 @@ def test_datasets_list_and_show(capsys):
     rows = [json.loads(line) for line in captured.out.splitlines()]
     assert len(rows) == 3 and set(rows[0]) == {"id", "source", "references"}
     assert "could not be paired" in captured.err
+
+
+def test_two_models_against_a_baseline(tmp_path, tiny_marian, capsys):
+    """p-values land in results.json and markers in the table; the baseline gets none."""
+    from harness.devtools.tiny_models import build_tiny_marian
+
+    other = build_tiny_marian(tmp_path / "other", seed=1)
+    path = write_config(tmp_path, tiny_marian)
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["models"].append({"name": "tiny2", "model": str(other), "max_new_tokens": 12})
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    assert main(["run", str(path), "--baseline", "tiny", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "differs from the baseline (tiny)" in out
+    run = tmp_path / "runs" / "e2e"
+    base = json.loads((run / "tiny" / "itu-wtisd-2021" / "results.json").read_text())
+    other_results = json.loads((run / "tiny2" / "itu-wtisd-2021" / "results.json").read_text())
+    assert base["significance"]["is_baseline"] is True
+    assert base["significance"]["metrics"]["bleu"]["p_bootstrap"] is None
+    tests = other_results["significance"]["metrics"]
+    assert set(tests) == {"bleu", "chrf", "chrf++", "ter"}
+    for metric in tests.values():
+        assert 0 < metric["p_bootstrap"] <= 1 and 0 < metric["p_ar"] <= 1
+    assert (run / "comparison.md").read_text().startswith("### itu-wtisd-2021")
+    assert main(["run", str(path), "--baseline", "nope"]) == 2

@@ -16,6 +16,7 @@ from harness.errors import HarnessError
 from harness.store import ResultLeaf
 
 FORMATS = ("markdown", "csv", "json", "latex")
+SIGNIFICANCE_LEVEL = 0.05
 METRIC_TITLES = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER"}
 
 
@@ -24,11 +25,18 @@ class Cell:
     score: float
     plus_minus: float | None = None
     signature: str | None = None
+    p_value: float | None = None  # paired test against the baseline (Holm-adjusted)
+    baseline: str | None = None  # set when the run compared systems against a baseline
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value is not None and self.p_value < SIGNIFICANCE_LEVEL
 
     def text(self, digits: int = 1) -> str:
-        if self.plus_minus is None:
-            return f"{self.score:.{digits}f}"
-        return f"{self.score:.{digits}f} ± {self.plus_minus:.{digits}f}"
+        text = f"{self.score:.{digits}f}"
+        if self.plus_minus is not None:
+            text += f" ± {self.plus_minus:.{digits}f}"
+        return text + ("*" if self.significant else "")
 
 
 @dataclass
@@ -44,15 +52,21 @@ class Table:
         return self.cells.get((model, dataset, metric))
 
 
-def _cell(record: dict[str, Any]) -> Cell:
+def _cell(record: dict[str, Any], significance: dict[str, Any] | None, metric: str) -> Cell:
     plus_minus = record.get("plus_minus")
     ci = record.get("ci95")
     if plus_minus is None and isinstance(ci, (list, tuple)) and len(ci) == 2:
         plus_minus = (float(ci[1]) - float(ci[0])) / 2
+    p_value = None
+    if significance:
+        tests = significance.get("metrics", {}).get(metric, {})
+        p_value = tests.get("p_bootstrap_holm", tests.get("p_ar_holm"))
     return Cell(
         score=float(record["score"]),
         plus_minus=None if plus_minus is None else float(plus_minus),
         signature=record.get("signature"),
+        p_value=None if p_value is None else float(p_value),
+        baseline=significance.get("baseline") if significance else None,
     )
 
 
@@ -74,7 +88,7 @@ def build_table(leaves: Sequence[ResultLeaf], metrics: Sequence[str] | None = No
                     f"{model} on {dataset} appears twice (second copy in {leaf.path}); "
                     f"pass each run folder once"
                 )
-            table.cells[key] = _cell(record)
+            table.cells[key] = _cell(record, leaf.results.get("significance"), metric)
             if record.get("signature"):
                 table.signatures.setdefault(metric, record["signature"])
     return table
@@ -113,13 +127,19 @@ def _markdown(table: Table, digits: int) -> str:
         lines.extend(f"- {METRIC_TITLES.get(m, m)}: `{sig}`" for m, sig in table.signatures.items())
     if any(c.plus_minus is not None for c in table.cells.values()):
         lines.append("- ± is half the width of the 95% bootstrap confidence interval.")
+    baselines = sorted({c.baseline for c in table.cells.values() if c.baseline})
+    if baselines:
+        lines.append(
+            f"- * differs from the baseline ({', '.join(baselines)}) with p < "
+            f"{SIGNIFICANCE_LEVEL} (paired bootstrap, Holm-adjusted)."
+        )
     return "\n".join(lines) + "\n"
 
 
 def _csv(table: Table) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["model", "dataset", "metric", "score", "plus_minus", "signature"])
+    writer.writerow(["model", "dataset", "metric", "score", "plus_minus", "p_value", "signature"])
     for model in table.models:
         for dataset, metric in table.columns:
             cell = table.get(model, dataset, metric)
@@ -131,6 +151,7 @@ def _csv(table: Table) -> str:
                         metric,
                         f"{cell.score:.4f}",
                         "" if cell.plus_minus is None else f"{cell.plus_minus:.4f}",
+                        "" if cell.p_value is None else f"{cell.p_value:.4f}",
                         cell.signature or "",
                     ]
                 )
@@ -145,6 +166,8 @@ def _json(table: Table) -> str:
             "metric": metric,
             "score": cell.score,
             "plus_minus": cell.plus_minus,
+            "p_value": cell.p_value,
+            "baseline": cell.baseline,
             "signature": cell.signature,
         }
         for model in table.models
