@@ -183,3 +183,15 @@ def test_two_models_against_a_baseline(tmp_path, tiny_marian, capsys):
         assert 0 < metric["p_bootstrap"] <= 1 and 0 < metric["p_ar"] <= 1
     assert (run / "comparison.md").read_text().startswith("### itu-wtisd-2021")
     assert main(["run", str(path), "--baseline", "nope"]) == 2
+
+
+def test_tone_normalization_reports_raw_score_beside_it(tmp_path, tiny_marian, capsys):
+    path = write_config(tmp_path, tiny_marian, normalize={"tone_marks": "hòa"})
+    assert main(["run", str(path), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "(raw " in out and "norm:nfc+tone:hòa" in out
+    leaf = tmp_path / "runs" / "e2e" / "tiny" / "itu-wtisd-2021"
+    bleu = json.loads((leaf / "results.json").read_text(encoding="utf-8"))["scores"]["bleu"]
+    assert bleu["signature"].endswith("|norm:nfc+tone:hòa")
+    assert bleu["raw_signature"].endswith("|norm:nfc")
+    assert "raw_score" in bleu

@@ -27,6 +27,7 @@ class Cell:
     signature: str | None = None
     p_value: float | None = None  # paired test against the baseline (Holm-adjusted)
     baseline: str | None = None  # set when the run compared systems against a baseline
+    raw_score: float | None = None  # before optional normalization (tone marks, quotes)
 
     @property
     def significant(self) -> bool:
@@ -36,7 +37,10 @@ class Cell:
         text = f"{self.score:.{digits}f}"
         if self.plus_minus is not None:
             text += f" ± {self.plus_minus:.{digits}f}"
-        return text + ("*" if self.significant else "")
+        text += "*" if self.significant else ""
+        if self.raw_score is not None:
+            text += f" (raw {self.raw_score:.{digits}f})"
+        return text
 
 
 @dataclass
@@ -67,6 +71,7 @@ def _cell(record: dict[str, Any], significance: dict[str, Any] | None, metric: s
         signature=record.get("signature"),
         p_value=None if p_value is None else float(p_value),
         baseline=significance.get("baseline") if significance else None,
+        raw_score=None if record.get("raw_score") is None else float(record["raw_score"]),
     )
 
 
@@ -127,6 +132,8 @@ def _markdown(table: Table, digits: int) -> str:
         lines.extend(f"- {METRIC_TITLES.get(m, m)}: `{sig}`" for m, sig in table.signatures.items())
     if any(c.plus_minus is not None for c in table.cells.values()):
         lines.append("- ± is half the width of the 95% bootstrap confidence interval.")
+    if any(c.raw_score is not None for c in table.cells.values()):
+        lines.append("- (raw …) is the score before the optional normalization in the signature.")
     baselines = sorted({c.baseline for c in table.cells.values() if c.baseline})
     if baselines:
         lines.append(
