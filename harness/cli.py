@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.errors import HarnessError
+from harness.hub import go_offline_if_unreachable
 
 log = logging.getLogger("harness")
 
@@ -136,6 +137,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness.runner import RunOptions, run_evaluation
     from harness.store import find_result_leaves
 
+    go_offline_if_unreachable()
     overrides = list(args.overrides)
     if args.baseline:
         overrides.append(f"statistics.baseline={args.baseline}")
@@ -189,6 +191,7 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
         table = render_benchmark_table(getattr(args, "format", "markdown"))
         sys.stdout.write(table if table.endswith("\n") else table + "\n")
         return 0
+    go_offline_if_unreachable()
     from harness.data import load_dataset
     from harness.data.config import parse_dataset_entry
 

@@ -1,0 +1,61 @@
+"""Decide once, before any hub library is imported, whether the Hugging Face hub is reachable.
+
+huggingface_hub and datasets retry an unreachable hub for about 23 s per file, printing a
+warning at every retry, before they give up. A machine with no route to the hub should instead
+work from its local cache at once: when a short probe fails, this sets HF_HUB_OFFLINE and
+HF_DATASETS_OFFLINE (read by those libraries at import time), so cached models and data sets
+load as usual and missing ones fail fast with the harness's own message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from urllib.parse import urlparse
+
+log = logging.getLogger(__name__)
+
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def offline_requested() -> bool:
+    return any(os.environ.get(v, "").strip().lower() in _TRUE for v in OFFLINE_VARIABLES)
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the hub endpoint (HF_ENDPOINT) opens within ``timeout``.
+
+    Behind a proxy a direct connection proves nothing, so the hub is then assumed reachable.
+    """
+    if any(os.environ.get(v) for v in _PROXY_VARIABLES):
+        return True
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def go_offline_if_unreachable(timeout: float = 3.0) -> bool:
+    """Probe the hub unless offline mode is already set; set offline mode if it fails.
+
+    Returns True when the process now works offline. Has no effect once huggingface_hub or
+    datasets is imported (they read the variables at import), so the CLI calls it first.
+    """
+    if offline_requested():
+        return True
+    if any(name in sys.modules for name in ("huggingface_hub", "datasets", "transformers")):
+        return False
+    if hub_reachable(timeout):
+        return False
+    for variable in OFFLINE_VARIABLES:
+        os.environ[variable] = "1"
+    log.info("the Hugging Face hub is unreachable: using local folders and the local cache only")
+    return True
