@@ -142,7 +142,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.baseline:
         overrides.append(f"statistics.baseline={args.baseline}")
     resolved = load_config(args.config, overrides)
-    leaves = run_evaluation(resolved, RunOptions(use_cache=not args.no_cache))
+    progress = sys.stderr.isatty() and not args.quiet
+    leaves = run_evaluation(resolved, RunOptions(use_cache=not args.no_cache, progress=progress))
     table = build_table(find_result_leaves([leaf.path for leaf in leaves]))
     sys.stdout.write(render_table(table, args.format))
     log.info("run folder: %s", resolved.run_dir)

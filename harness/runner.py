@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RunOptions:
     use_cache: bool = True
+    progress: bool = True  # live progress bars on stderr (off when it is not a terminal)
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,12 @@ class _ModelSession:
 
     config: Any  # the model config, with a local `model:` path made absolute
     label: str  # the model's name in folders and tables
-    cache_dir: Path
+    config_key: str  # e.g. "models[1]", for error messages
+    resolved: ResolvedConfig
+    options: RunOptions
     cache: TranslationCache | None
     key: str
+    test_sources: tuple[str, ...]  # every source of the run: few-shot examples must avoid them
     _translator: Any = None
     provenance: dict[str, Any] = field(default_factory=dict)
 
@@ -67,18 +71,30 @@ class _ModelSession:
 
             log.info("loading model %s", self.label)
             start = time.perf_counter()
-            self._translator = build_translator(self.config, cache_dir=self.cache_dir)
+            self._translator = build_translator(
+                self.config,
+                cache_dir=self.resolved.cache_dir,
+                base_dir=self.resolved.base_dir,
+                config_key=self.config_key,
+                progress=self.options.progress,
+                test_sources=self.test_sources,
+            )
             self.provenance = dict(self._translator.provenance())
             self.provenance["load_seconds"] = round(time.perf_counter() - start, 3)
             if self.cache is not None:
                 self.cache.put_provenance(self.key, self.provenance)
         return self._translator
 
-    def known_provenance(self) -> dict[str, Any]:
-        if self.provenance:
-            return self.provenance
-        cached = self.cache.get_provenance(self.key) if self.cache else None
-        return {**cached, "from_cache": True} if cached else {}
+    def leaf_provenance(self, translated: bool) -> dict[str, Any]:
+        """Provenance for one dataset: with this dataset's throughput when the model ran on it,
+        else as remembered (from this run or the cache) with no throughput."""
+        if translated and self._translator is not None:
+            return {**self.provenance, **self._translator.provenance()}
+        known = self.provenance
+        if not known and self.cache is not None:
+            cached = self.cache.get_provenance(self.key)
+            known = {**cached, "from_cache": True} if cached else {}
+        return {**known, "throughput": None} if known else {}
 
     def close(self) -> None:
         self._translator = None  # let the model be garbage-collected before the next one
@@ -106,13 +122,21 @@ def run_evaluation(
         TranslationCache(resolved.cache_dir / "translations.sqlite") if options.use_cache else None
     )
     leaves: list[LeafResult] = []
+    test_sources = tuple(dict.fromkeys(s.source for d in datasets for s in d.segments))
     try:
-        for model_cfg in config.models:
+        for index, model_cfg in enumerate(config.models):
             local = model_cfg.model_copy(
                 update={"model": resolve_model_path(model_cfg.model, resolved.base_dir)}
             )
             session = _ModelSession(
-                local, model_label(model_cfg), resolved.cache_dir, cache, _cache_key(local)
+                config=local,
+                label=model_label(model_cfg),
+                config_key=f"models[{index}]",
+                resolved=resolved,
+                options=options,
+                cache=cache,
+                key=_cache_key(local),
+                test_sources=test_sources,
             )
             for data_cfg, data in zip(config.datasets, datasets, strict=True):
                 leaves.append(_evaluate_leaf(resolved, session, dataset_label(data_cfg), data))
@@ -257,7 +281,7 @@ def _evaluate_leaf(
         "model": {
             "name": model_name,
             "config": session.config.model_dump(mode="json"),
-            **session.known_provenance(),
+            **session.leaf_provenance(translation.translated > 0),
         },
         "dataset": {
             "name": data_name,

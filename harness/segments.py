@@ -33,7 +33,9 @@ class LoadIssue:
     def describe(self) -> str:
         where = ":".join(str(p) for p in (self.file, self.line) if p is not None)
         snippet = self.text if len(self.text) <= 60 else self.text[:57] + "..."
-        return f"{where + ': ' if where else ''}{self.reason}" + (f": {snippet!r}" if snippet else "")
+        return f"{where + ': ' if where else ''}{self.reason}" + (
+            f": {snippet!r}" if snippet else ""
+        )
 
 
 @dataclass(frozen=True)

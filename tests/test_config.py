@@ -90,7 +90,7 @@ def test_overrides_parse_yaml_values():
 
 
 def test_override_errors():
-    with pytest.raises(ConfigError, match="expected key.path=value"):
+    with pytest.raises(ConfigError, match=r"expected key\.path=value"):
         apply_override({}, "nokey")
     with pytest.raises(ConfigError, match=r"models.3 does not exist \(1 items there\)"):
         apply_override(minimal(), "models.3.batch_size=1")

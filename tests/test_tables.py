@@ -30,11 +30,14 @@ def write_leaf(root, model, dataset, scores):
 def two_runs(tmp_path):
     sig = "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0|norm:nfc"
     a = tmp_path / "run-a"
-    write_leaf(a, "sys-a", "ds1", {"bleu": {"score": 30.04, "ci95": [29.0, 31.2], "signature": sig}})
+    write_leaf(
+        a, "sys-a", "ds1", {"bleu": {"score": 30.04, "ci95": [29.0, 31.2], "signature": sig}}
+    )
     write_leaf(a, "sys-a", "ds2", {"bleu": {"score": 10.0, "signature": sig}})
     b = tmp_path / "run-b"
-    write_leaf(b, "sys-b", "ds1", {"bleu": {"score": 35.5, "signature": sig},
-                                   "chrf": {"score": 55.25}})
+    write_leaf(
+        b, "sys-b", "ds1", {"bleu": {"score": 35.5, "signature": sig}, "chrf": {"score": 55.25}}
+    )
     return a, b
 
 

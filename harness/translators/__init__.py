@@ -1,0 +1,71 @@
+"""Translators: one per backend, each applying the same model-family presets.
+
+``build_translator`` is the one entry point; it imports torch/transformers/ctranslate2 only when
+called, so importing this package stays cheap for ``harness score`` and ``harness table``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.errors import TranslatorError
+from harness.translators.base import BatchCallback, BuildOptions, Translator
+from harness.translators.config import CT2ModelConfig, HFModelConfig, ModelConfig
+
+__all__ = [
+    "BatchCallback",
+    "BuildOptions",
+    "CT2ModelConfig",
+    "HFModelConfig",
+    "ModelConfig",
+    "Translator",
+    "build_translator",
+]
+
+
+def build_translator(
+    cfg: HFModelConfig | CT2ModelConfig,
+    *,
+    cache_dir: Path,
+    base_dir: Path | None = None,
+    config_key: str | None = None,
+    progress: bool = True,
+    test_sources: Sequence[str] = (),
+) -> Translator:
+    """Load the model ``cfg`` names and return a ready translator.
+
+    ``cache_dir`` holds converted CTranslate2 models; ``base_dir`` anchors relative paths;
+    ``config_key`` (e.g. ``"models[1]"``) names the model in errors; ``test_sources`` are
+    checked against few-shot examples. Raises :class:`harness.errors.TranslatorError`
+    (:class:`~harness.errors.ModelNotFoundError` when offline and not cached).
+    """
+    from harness.translators.loading import load_parts, resolve_model_source
+
+    options = BuildOptions(
+        cache_dir=Path(cache_dir),
+        base_dir=base_dir,
+        config_key=config_key,
+        progress=progress,
+        test_sources=tuple(test_sources),
+    )
+    source = resolve_model_source(cfg.model, cfg.revision, base_dir=base_dir, config_key=config_key)
+    parts = load_parts(cfg, source)
+    match cfg.backend, parts.preset.causal:
+        case "hf", False:
+            from harness.translators.hf_seq2seq import HFSeq2SeqTranslator
+
+            return HFSeq2SeqTranslator(cfg, parts, options)
+        case "hf", True:
+            from harness.translators.hf_causal import HFCausalTranslator
+
+            return HFCausalTranslator(cfg, parts, options)
+        case "ctranslate2", False:
+            from harness.translators.ct2 import CT2Translator
+
+            return CT2Translator(cfg, parts, options)
+        case _:
+            raise TranslatorError(
+                f"{options.config_key or cfg.model}: backend {cfg.backend!r} cannot run "
+                f"preset {parts.preset.name!r}; use backend: hf"
+            )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 # Called after each finished batch with the batch's positions in the input and its outputs, so
@@ -22,5 +24,22 @@ class Translator(Protocol):
     ) -> list[str]: ...
 
     def provenance(self) -> Mapping[str, Any]:
-        """Model id, resolved revision, parameter count, device, dtype, preset, generation settings."""
+        """Model id, resolved revision, parameters, device, dtype, preset, generation settings."""
         ...
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Run-time context for building a translator (things that are not model settings).
+
+    ``config_key`` names the model in error messages (e.g. ``"models[2]"``); ``base_dir``
+    anchors relative model folders and few-shot dataset paths (default: the current folder);
+    ``test_sources`` are the sources about to be translated, so few-shot examples can be
+    checked against them.
+    """
+
+    cache_dir: Path
+    base_dir: Path | None = None
+    config_key: str | None = None
+    progress: bool = True
+    test_sources: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,111 @@
+"""Device, dtype, versions and source encoding shared by the transformers-based backends."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from harness.errors import TranslatorError
+
+log = logging.getLogger(__name__)
+
+# sacremoses changes Marian inputs (punctuation normalization) when installed, so record it.
+_VERSIONED = ("torch", "transformers", "tokenizers", "sentencepiece", "sacremoses", "ctranslate2")
+
+
+def package_versions(names: Sequence[str] = _VERSIONED) -> dict[str, str]:
+    """Installed versions of ``names`` (``"absent"`` for those not installed)."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def resolve_device(device: str, where: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; check an explicit CUDA ask."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise TranslatorError(f"{where}: device {device!r} requested but torch sees no CUDA GPU")
+    if device != "cpu" and not device.startswith(("cuda", "mps", "xpu")):
+        raise TranslatorError(f"{where}: unknown device {device!r} (use auto, cpu, cuda, cuda:N)")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> Any:
+    """``auto`` -> float32 on CPU (half precision is slow there), bfloat16 on GPUs that have it."""
+    import torch
+
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    return getattr(torch, dtype)
+
+
+@dataclass(frozen=True)
+class EncodedSources:
+    """Token ids for every source (special tokens included), and how many were cut short."""
+
+    ids: list[list[int]]
+    truncated: int
+    max_source_tokens: int | None
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(x) for x in self.ids]
+
+
+def source_token_limit(tokenizer: Any, model_config: Any) -> int | None:
+    """Longest input the model accepts, or None when it has no hard limit."""
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and limit < 1_000_000:
+        return limit
+    positions = getattr(model_config, "max_position_embeddings", None)
+    return positions if isinstance(positions, int) else None
+
+
+def encode_sources(tokenizer: Any, texts: Sequence[str], limit: int | None) -> EncodedSources:
+    """Tokenize once; sources over ``limit`` are truncated (and counted, and logged)."""
+    ids = tokenizer(list(texts), add_special_tokens=True)["input_ids"]
+    truncated = 0
+    if limit is not None:
+        over = [i for i, row in enumerate(ids) if len(row) > limit]
+        if over:
+            cut = tokenizer([texts[i] for i in over], truncation=True, max_length=limit)
+            for i, row in zip(over, cut["input_ids"], strict=True):
+                ids[i] = row
+            truncated = len(over)
+            log.warning(
+                "%d source(s) longer than %d tokens were truncated (first at position %d)",
+                truncated,
+                limit,
+                over[0],
+            )
+    return EncodedSources(ids=[list(r) for r in ids], truncated=truncated, max_source_tokens=limit)
+
+
+def count_parameters(model: Any) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, *, left: bool = False) -> tuple[Any, Any]:
+    """Pad token rows into ``(input_ids, attention_mask)`` tensors (left for decoder-only)."""
+    import torch
+
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for j, row in enumerate(rows):
+        span = slice(width - len(row), width) if left else slice(0, len(row))
+        ids[j, span] = torch.tensor(row, dtype=torch.long)
+        mask[j, span] = 1
+    return ids, mask

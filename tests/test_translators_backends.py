@@ -1,0 +1,128 @@
+"""The same end-to-end checks on both backends, HF/CT2 agreement per family, the CT2 cache."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.devtools import tiny_families as fam
+from harness.devtools.tiny_models import build_once, build_tiny_marian
+from harness.translators import CT2ModelConfig, HFModelConfig, build_translator
+from harness.translators.ct2 import MARKER, converted_dir
+from harness.translators.loading import folder_fingerprint, resolve_model_source
+
+SOURCES = [
+    "Hello.",
+    "A much longer sentence with many more words in it, to sort it first.",
+    "Mid length sentence here.",
+    "Information society.",
+    "Digital transformation in every area of business and all parts of life.",
+    "",
+    "Xin chào thuỷ Đà.",
+]
+
+FAMILIES: dict[str, Callable[[Path], Path]] = {
+    "marian": build_tiny_marian,
+    "nllb": fam.build_tiny_nllb,
+    "m2m100": fam.build_tiny_m2m100,
+    "mbart50": fam.build_tiny_mbart50,
+    "vinai-translate-en2vi": lambda d: fam.build_tiny_mbart50(d, decoder_start="vi_VN"),
+    "t5": fam.build_tiny_t5,
+    "madlad": lambda d: fam.build_tiny_t5(d, madlad=True),
+}
+
+
+@pytest.fixture(scope="session")
+def family_model(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    root = tmp_path_factory.getbasetemp() / "tiny-families"
+    return lambda name: build_once(root, name, FAMILIES[name])
+
+
+@pytest.fixture(scope="module")
+def ct2_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ct2-cache")
+
+
+def _make(backend: str, model: Path, cache: Path, **kw: Any) -> Any:
+    kw.setdefault("max_new_tokens", 10)
+    if backend == "hf":
+        cfg: Any = HFModelConfig(model=str(model), **kw)
+    else:
+        kw.setdefault("compute_type", "float32")
+        cfg = CT2ModelConfig(backend="ctranslate2", model=str(model), **kw)
+    return build_translator(cfg, cache_dir=cache, progress=False)
+
+
+@pytest.mark.parametrize("backend", ["hf", "ctranslate2"])
+def test_order_batches_and_provenance(backend, tiny_marian: Path, ct2_cache: Path) -> None:
+    tr = _make(backend, tiny_marian, ct2_cache, batch_size=3)
+    calls: list[tuple[list[int], list[str]]] = []
+    hyps = tr.translate(SOURCES, on_batch=lambda pos, out: calls.append((list(pos), list(out))))
+    single = _make(backend, tiny_marian, ct2_cache, batch_size=1)
+    assert hyps == [single.translate([s])[0] for s in SOURCES]
+    assert len(set(hyps)) > 2
+    assert sorted(p for pos, _ in calls for p in pos) == list(range(len(SOURCES)))
+    assert all(len(pos) <= 3 for pos, _ in calls)
+    assert calls[0] == ([5], [""]) and calls[1][0][0] == 1  # blank first, then longest
+    for pos, out in calls:
+        assert [hyps[p] for p in pos] == out
+    prov = tr.provenance()
+    assert prov["backend"] == backend
+    assert prov["revision"] == folder_fingerprint(tiny_marian)
+    assert prov["preset"]["name"] == "marian"
+    assert prov["throughput"]["segments"] == len(SOURCES)
+    assert prov["throughput"]["tokens_per_s"] > 0
+    json.dumps(prov)
+    assert tr.translate([]) == []
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("beams", [1, 3])
+def test_ctranslate2_matches_transformers(family, beams, family_model, ct2_cache) -> None:
+    """Same preset, same model, float32 on both sides: identical outputs."""
+    model = family_model(family)
+    hf = _make("hf", model, ct2_cache, num_beams=beams, batch_size=4)
+    ct2 = _make("ctranslate2", model, ct2_cache, num_beams=beams, batch_size=4)
+    assert ct2.preset == hf.preset
+    assert ct2.translate(SOURCES) == hf.translate(SOURCES)
+
+
+def test_ct2_cache_folder_is_keyed_and_reused(tiny_marian: Path, tmp_path: Path) -> None:
+    first = _make("ctranslate2", tiny_marian, tmp_path, compute_type="int8")
+    source = resolve_model_source(str(tiny_marian))
+    expected = converted_dir(tmp_path, source, "int8")
+    rev = folder_fingerprint(tiny_marian).removeprefix("sha256:")[:16]
+    assert expected.parent == tmp_path / "ct2"
+    assert expected.name.endswith(f"-{rev}-int8")
+    assert first.path == expected and first.converted_now
+    meta = json.loads((expected / MARKER).read_text())
+    assert meta["compute_type"] == "int8" and meta["revision"] == source.revision
+    assert [p.name for p in (tmp_path / "ct2").iterdir()] == [expected.name]  # no temp left
+    second = _make("ctranslate2", tiny_marian, tmp_path, compute_type="int8")
+    assert not second.converted_now
+    assert len(second.translate(SOURCES)) == len(SOURCES)
+    other = _make("ctranslate2", tiny_marian, tmp_path, compute_type="float32")
+    assert other.path.name.endswith("-float32") and other.path != expected
+
+
+def test_ct2_parallel_workers_keep_order(tiny_marian: Path, ct2_cache: Path) -> None:
+    one = _make("ctranslate2", tiny_marian, ct2_cache, batch_size=2, inter_threads=1)
+    two = _make(
+        "ctranslate2", tiny_marian, ct2_cache, batch_size=2, inter_threads=2, intra_threads=1
+    )
+    assert two.translate(SOURCES) == one.translate(SOURCES)
+    assert two.provenance()["inter_threads"] == 2
+
+
+def test_ct2_provenance_names_conversion(tiny_marian: Path, ct2_cache: Path) -> None:
+    tr = _make("ctranslate2", tiny_marian, ct2_cache, num_beams=2)
+    prov = tr.provenance()
+    assert prov["compute_type"] == "float32" and prov["device"] == "cpu"
+    assert prov["generation"]["beam_size"] == 2
+    # The tiny Marian has a forced final EOS, which transformers counts in max_new_tokens.
+    assert prov["generation"]["max_decoding_length"] == 9
+    assert Path(prov["converted_model"]).is_dir()
