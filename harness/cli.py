@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -118,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(verbose: int, quiet: bool) -> None:
+    if quiet or not sys.stderr.isatty():
+        # transformers/huggingface_hub read this at import: no "Loading weights" bars in logs.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
