@@ -126,3 +126,17 @@ def test_ct2_provenance_names_conversion(tiny_marian: Path, ct2_cache: Path) -> 
     # The tiny Marian has a forced final EOS, which transformers counts in max_new_tokens.
     assert prov["generation"]["max_decoding_length"] == 9
     assert Path(prov["converted_model"]).is_dir()
+
+
+def test_missing_cuda_library_message_says_what_to_do() -> None:
+    # Seen on an H100 with only CUDA 13 libraries: the ctranslate2 4.8.5 wheel needs CUDA 12's.
+    from harness.translators.ct2 import cuda_runtime_message
+
+    error = RuntimeError("Library libcublas.so.12 is not found or cannot be loaded")
+    message = cuda_runtime_message("m", error)
+    assert message.splitlines() == [
+        "m: CTranslate2 failed: Library libcublas.so.12 is not found or cannot be loaded",
+        "the ctranslate2 wheel is built against CUDA 12; install CUDA 12's libraries "
+        "(e.g. pip install nvidia-cublas-cu12) or use backend: hf, or device: cpu",
+    ]
+    assert "\n" not in cuda_runtime_message("m", RuntimeError("other"))

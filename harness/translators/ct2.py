@@ -216,6 +216,8 @@ class CT2Translator:
             inter_threads=self.threads[0],
             intra_threads=self.threads[1],
         )
+        if self.device == "cuda":
+            self._check_cuda_runtime()
         self.limit = source_token_limit(self.tokenizer, parts.config)
         # Output tokens map back to ids through the converted vocabulary, whose order is the
         # model's: tokenizer.convert_tokens_to_ids would turn tokens it does not list (M2M100's
@@ -291,6 +293,15 @@ class CT2Translator:
         )
         return hyps
 
+    def _check_cuda_runtime(self) -> None:
+        """Translate one token now: CTranslate2 loads cuBLAS lazily, so a missing CUDA library
+        would otherwise surface only at the first batch, after the whole set-up."""
+        eos = self.tokenizer.eos_token or "</s>"
+        try:
+            self.translator.translate_batch([[eos]], max_decoding_length=1)
+        except (RuntimeError, ValueError) as e:
+            raise TranslatorError(cuda_runtime_message(self.cfg.label, e)) from e
+
     def _collect(self, results: Sequence[Any]) -> BatchResult:
         prefix = self._prefix_token()
         texts, generated = [], 0
@@ -298,7 +309,7 @@ class CT2Translator:
             try:
                 tokens = list(res.result().hypotheses[0])
             except (RuntimeError, ValueError) as e:
-                raise TranslatorError(f"{self.cfg.label}: CTranslate2 failed: {e}") from e
+                raise TranslatorError(cuda_runtime_message(self.cfg.label, e)) from e
             generated += len(tokens)
             if prefix and tokens[:1] == [prefix]:
                 tokens = tokens[1:]
@@ -335,3 +346,14 @@ class CT2Translator:
             "versions": package_versions(),
             "throughput": self.last_stats.to_json() if self.last_stats else None,
         }
+
+
+def cuda_runtime_message(label: str, error: BaseException) -> str:
+    """CTranslate2's error, with what to do when a CUDA library is missing."""
+    text = f"{label}: CTranslate2 failed: {error}"
+    if "libcublas" in str(error) or "libcudnn" in str(error):
+        text += (
+            "\nthe ctranslate2 wheel is built against CUDA 12; install CUDA 12's libraries "
+            "(e.g. pip install nvidia-cublas-cu12) or use backend: hf, or device: cpu"
+        )
+    return text
