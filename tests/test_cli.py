@@ -195,3 +195,51 @@ def test_tone_normalization_reports_raw_score_beside_it(tmp_path, tiny_marian, c
     assert bleu["signature"].endswith("|norm:nfc+tone:hòa")
     assert bleu["raw_signature"].endswith("|norm:nfc")
     assert "raw_score" in bleu
+
+
+TRAINED = Path(__file__).resolve().parent / "fixtures" / "models" / "tiny-marian-en-vi-trained"
+
+
+def test_both_backends_score_a_model_that_really_translates(tmp_path, capsys):
+    """A tiny model trained on template pairs, run end to end on 40 of its own pairs through
+    each backend: real scores near 100, and the same hypotheses from both."""
+    from harness.devtools.tiny_train import training_pairs
+
+    pairs = training_pairs()[::8][:40]
+    (tmp_path / "test.en").write_text("".join(en + "\n" for en, _ in pairs), encoding="utf-8")
+    (tmp_path / "test.vi").write_text("".join(vi + "\n" for _, vi in pairs), encoding="utf-8")
+    config = {
+        "name": "trained",
+        "datasets": [
+            {"kind": "files", "name": "templates", "source": "test.en", "references": ["test.vi"]}
+        ],
+        "models": [
+            {"name": "hf", "model": str(TRAINED), "max_new_tokens": 32},
+            {
+                "name": "ct2",
+                "model": str(TRAINED),
+                "backend": "ctranslate2",
+                "compute_type": "float32",
+                "max_new_tokens": 32,
+            },
+        ],
+        "statistics": {"bootstrap_resamples": 100, "baseline": "hf"},
+        "output_dir": str(tmp_path / "runs"),
+    }
+    path = tmp_path / "trained.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    assert main(["run", str(path), "-q"]) == 0
+    capsys.readouterr()
+    run = tmp_path / "runs" / "trained"
+    outputs = {}
+    for model in ("hf", "ct2"):
+        leaf = run / model / "templates"
+        results = json.loads((leaf / "results.json").read_text(encoding="utf-8"))
+        assert results["scores"]["bleu"]["score"] > 95, model
+        assert results["scores"]["chrf"]["score"] > 95, model
+        assert results["model"]["backend"] == model.replace("ct2", "ctranslate2")
+        outputs[model] = (leaf / "hypotheses.txt").read_text(encoding="utf-8")
+    assert outputs["hf"] == outputs["ct2"]
+    assert outputs["hf"].splitlines()[0] == pairs[0][1]
+    significance = json.loads((run / "ct2" / "templates" / "results.json").read_text())
+    assert significance["significance"]["metrics"]["bleu"]["p_bootstrap"] == 1.0  # identical
