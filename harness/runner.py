@@ -261,8 +261,10 @@ def _evaluate_leaf(
     leaf_dir = resolved.run_dir / slug(model_name) / slug(data_name)
     log.info("translating %s with %s (%d segments)", data_name, model_name, len(data.segments))
     sources = [s.source for s in data.segments]
+    started = time.perf_counter()
     translation = translate_segments(sources, session, session.cache)
     references = [list(s.references) for s in data.segments]
+    scoring_started = time.perf_counter()
     evaluation = evaluate(
         translation.hypotheses,  # raw model output: evaluate() counts what normalization changes
         references,
@@ -271,6 +273,7 @@ def _evaluate_leaf(
         bootstrap_resamples=config.statistics.bootstrap_resamples,
         seed=config.statistics.seed,
     )
+    scoring_seconds = time.perf_counter() - scoring_started
     # The files hold the text that was scored (NFC, plain spaces), not the raw bytes.
     hypotheses, _ = normalize_boundary_all(translation.hypotheses)
     _write_leaf(leaf_dir, data, hypotheses, evaluation.segment_chrf)
@@ -292,7 +295,11 @@ def _evaluate_leaf(
         },
         "normalization": evaluation.normalization_json(),
         "scores": evaluation.to_json(),
-        "timing": _timing(translation),
+        "timing": {
+            **_timing(translation),
+            "scoring_seconds": round(scoring_seconds, 3),
+            "wall_seconds": round(time.perf_counter() - started, 3),
+        },
         "environment": environment(),
     }
     store.write_json_atomic(leaf_dir / store.RESULTS_FILE, results)
