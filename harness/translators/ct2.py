@@ -35,7 +35,12 @@ from harness.translators.loading import (
     refresh_after_download,
     tokenizer_vocab,
 )
-from harness.translators.runtime import encode_sources, package_versions, source_token_limit
+from harness.translators.runtime import (
+    encode_sources,
+    identity_provenance,
+    package_versions,
+    source_token_limit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -322,12 +327,7 @@ class CT2Translator:
     def provenance(self) -> Mapping[str, Any]:
         """Everything that decides the outputs, plus the last run's throughput."""
         return {
-            "backend": self.backend,
-            "name": self.cfg.label,
-            "model": self.cfg.model,
-            "revision": self.source.revision,
-            "requested_revision": self.cfg.revision,
-            "source": self.source.kind,
+            **identity_provenance(self.backend, self.cfg, self.source),
             "converted_model": str(self.path),
             "converted_now": self.converted_now,
             "compute_type": self.cfg.compute_type,

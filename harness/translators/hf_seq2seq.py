@@ -23,6 +23,7 @@ from harness.translators.runtime import (
     EncodedSources,
     count_parameters,
     encode_sources,
+    identity_provenance,
     package_versions,
     pad_rows,
     resolve_device,
@@ -169,12 +170,7 @@ class HFSeq2SeqTranslator:
         gen = self.model.generation_config.to_diff_dict()
         gen.pop("transformers_version", None)
         return {
-            "backend": self.backend,
-            "name": self.cfg.label,
-            "model": self.cfg.model,
-            "revision": self.source.revision,
-            "requested_revision": self.cfg.revision,
-            "source": self.source.kind,
+            **identity_provenance(self.backend, self.cfg, self.source),
             "architecture": type(self.model).__name__,
             "model_type": self.model.config.model_type,
             "parameters": count_parameters(self.model),

@@ -109,3 +109,15 @@ def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, *, left: bool = False) 
         ids[j, span] = torch.tensor(row, dtype=torch.long)
         mask[j, span] = 1
     return ids, mask
+
+
+def identity_provenance(backend: str, cfg: Any, source: Any) -> dict[str, Any]:
+    """Which model ran, as every backend records it: name, id, revisions and where it came from."""
+    return {
+        "backend": backend,
+        "name": cfg.label,
+        "model": cfg.model,
+        "revision": source.revision,
+        "requested_revision": cfg.revision,
+        "source": source.kind,
+    }
