@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=1024)
     parser.add_argument("--tokens", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--engines",
+        default=None,
+        help="comma-separated engine names to run, in this order (default: all)",
+    )
     parser.add_argument("--work-dir", type=Path, default=REPO / ".cache" / "bench-gpu")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -64,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             ),
         ),
     ]
+    if args.engines:
+        by_name = dict(engines)
+        engines = [(name, by_name[name]) for name in args.engines.split(",")]
+    print(f"batch size {args.batch_size}")
     print("| engine | greedy seg/s | beam 4 seg/s |\n|---|---:|---:|")
     for name, make in engines:
         rates = []

@@ -175,7 +175,14 @@ def test_gpu_ctranslate2_int8_float16(tiny_marian: Path, tmp_path: Path) -> None
         compute_type="int8_float16",
         max_new_tokens=8,
     )
-    tr = build_translator(cfg, cache_dir=tmp_path, progress=False)
+    try:
+        tr = build_translator(cfg, cache_dir=tmp_path, progress=False)
+    except TranslatorError as e:
+        # The ctranslate2 wheel links CUDA 12's cuBLAS; a machine with only CUDA 13's (seen on
+        # an H100 here) cannot run it at all, which the build now reports; that is not a bug.
+        if "built against CUDA 12" in str(e):
+            pytest.skip(str(e))
+        raise
     assert tr.provenance()["device"] == "cuda"
     assert len(tr.translate(SOURCES)) == len(SOURCES)
 
