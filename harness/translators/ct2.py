@@ -301,9 +301,10 @@ class CT2Translator:
     def _check_cuda_runtime(self) -> None:
         """Translate one token now: CTranslate2 loads cuBLAS lazily, so a missing CUDA library
         would otherwise surface only at the first batch, after the whole set-up."""
-        eos = self.tokenizer.eos_token or "</s>"
+        # A real word: CTranslate2 returns at once, running nothing, for an input of only </s>.
+        tokens = self.tokenizer.convert_ids_to_tokens(self.tokenizer("Hello world")["input_ids"])
         try:
-            self.translator.translate_batch([[eos]], max_decoding_length=1)
+            self.translator.translate_batch([tokens], max_decoding_length=2)
         except (RuntimeError, ValueError) as e:
             raise TranslatorError(cuda_runtime_message(self.cfg.label, e)) from e
 
