@@ -19,7 +19,7 @@ from harness.hub import go_offline_if_unreachable
 
 log = logging.getLogger("harness")
 
-TABLE_FORMATS = ("markdown", "csv", "json", "latex")
+TABLE_FORMATS = ("markdown", "csv", "json", "latex", "html")
 
 
 def _metrics_arg(text: str) -> list[str]:
@@ -137,31 +137,37 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness.config import load_config
-    from harness.report.tables import build_table, render_table
     from harness.runner import RunOptions, run_evaluation
     from harness.store import find_result_leaves
 
-    go_offline_if_unreachable()
     overrides = list(args.overrides)
     if args.baseline:
         overrides.append(f"statistics.baseline={args.baseline}")
     resolved = load_config(args.config, overrides)
+    go_offline_if_unreachable()
     progress = sys.stderr.isatty() and not args.quiet
     leaves = run_evaluation(resolved, RunOptions(use_cache=not args.no_cache, progress=progress))
-    table = build_table(find_result_leaves([leaf.path for leaf in leaves]))
-    sys.stdout.write(render_table(table, args.format))
+    sys.stdout.write(_render(find_result_leaves([leaf.path for leaf in leaves]), None, args.format))
     log.info("run folder: %s", resolved.run_dir)
     return 0
 
 
 def _cmd_table(args: argparse.Namespace) -> int:
-    from harness.report.tables import build_table, render_table
     from harness.store import find_result_leaves
 
-    sys.stdout.write(
-        render_table(build_table(find_result_leaves(args.runs), args.metrics), args.format)
-    )
+    sys.stdout.write(_render(find_result_leaves(args.runs), args.metrics, args.format))
     return 0
+
+
+def _render(leaves, metrics, fmt: str) -> str:  # type: ignore[no-untyped-def]
+    from harness.report.tables import build_table, render_table
+
+    table = build_table(leaves, metrics)
+    if fmt == "html":
+        from harness.report.html import render_html
+
+        return render_html(table, leaves)
+    return render_table(table, fmt)
 
 
 def _cmd_score(args: argparse.Namespace) -> int:

@@ -146,8 +146,18 @@ def run_evaluation(
             cache.close()
     if config.statistics.baseline is not None and len(config.models) > 1:
         attach_significance(resolved, leaves)
-    store.write_json_atomic(run_dir / "summary.json", _summary(config.name, leaves))
+    store.write_json_atomic(run_dir / store.SUMMARY_FILE, _summary(config.name, run_dir, leaves))
+    _write_report(run_dir, config.name)
     return leaves
+
+
+def _write_report(run_dir: Path, title: str) -> None:
+    from harness.report.html import render_html
+    from harness.report.tables import build_table
+
+    written = store.find_result_leaves([run_dir])
+    page = render_html(build_table(written), written, title=f"{title}: EN→VI evaluation")
+    store.write_text_atomic(run_dir / "report.html", page)
 
 
 def attach_significance(resolved: ResolvedConfig, leaves: Sequence[LeafResult]) -> None:
@@ -282,9 +292,11 @@ def _evaluate_leaf(
         "schema_version": store.SCHEMA_VERSION,
         "run": config.name,
         "model": {
+            # Name and config last: provenance remembered from the cache may come from a run
+            # that called the same model something else.
+            **session.leaf_provenance(translation.translated > 0),
             "name": model_name,
             "config": session.config.model_dump(mode="json"),
-            **session.leaf_provenance(translation.translated > 0),
         },
         "dataset": {
             "name": data_name,
@@ -340,7 +352,9 @@ def _timing(translation: Translation) -> dict[str, Any]:
     return timing
 
 
-def _summary(run_name: str, leaves: Sequence[LeafResult]) -> dict[str, Any]:
+def _summary(run_name: str, run_dir: Path, leaves: Sequence[LeafResult]) -> dict[str, Any]:
+    """The leaves this run wrote, in config order; readers use it to ignore folders left
+    behind by an earlier run of the same name."""
     return {
         "schema_version": store.SCHEMA_VERSION,
         "run": run_name,
@@ -348,7 +362,7 @@ def _summary(run_name: str, leaves: Sequence[LeafResult]) -> dict[str, Any]:
             {
                 "model": leaf.model,
                 "dataset": leaf.dataset,
-                "path": str(leaf.path),
+                "path": leaf.path.relative_to(run_dir).as_posix(),
                 "scores": leaf.scores,
             }
             for leaf in leaves

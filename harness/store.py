@@ -12,29 +12,44 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from harness.errors import RunFolderError
 
 RESULTS_FILE = "results.json"
+SUMMARY_FILE = "summary.json"
 SCHEMA_VERSION = 1
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+def default_mode(directory: bool = False) -> int:
+    """The mode a plain open() would give under the current umask (mkstemp gives 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
+def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Call ``write`` on a temporary file beside ``path``, then rename it into place, so that
+    readers see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.chmod(tmp, default_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` as UTF-8 with ``\n`` line ends, atomically."""
+    return write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def write_json_atomic(path: Path, payload: Any) -> Path:
@@ -84,11 +99,31 @@ def find_result_leaves(roots: Sequence[Path]) -> list[ResultLeaf]:
         if not root.exists():
             raise RunFolderError(f"run folder not found: {root}")
         found = [root / RESULTS_FILE] if (root / RESULTS_FILE).is_file() else []
-        found = found or sorted(root.rglob(RESULTS_FILE))
+        found = found or _listed_in_summary(root) or sorted(root.rglob(RESULTS_FILE))
         if not found:
             raise RunFolderError(f"no {RESULTS_FILE} under {root}: not a finished run folder")
         leaves.extend(ResultLeaf(path=p.parent, results=read_results(p)) for p in found)
     return leaves
+
+
+def _listed_in_summary(root: Path) -> list[Path]:
+    """The results a finished run lists in its summary.json, in config order.
+
+    A run folder reused under the same name can still hold model folders from an earlier
+    config; the summary says which ones belong to the last run.
+    """
+    summary = root / SUMMARY_FILE
+    if not summary.is_file():
+        return []
+    try:
+        rows = json.loads(summary.read_text(encoding="utf-8"))["results"]
+        paths = [root / row["path"] / RESULTS_FILE for row in rows]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise RunFolderError(f"cannot read {summary}: {e}") from e
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise RunFolderError(f"{summary} lists {missing[0]}, which does not exist")
+    return paths
 
 
 def read_results(path: Path) -> dict[str, Any]:

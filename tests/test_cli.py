@@ -243,3 +243,20 @@ def test_both_backends_score_a_model_that_really_translates(tmp_path, capsys):
     assert outputs["hf"].splitlines()[0] == pairs[0][1]
     significance = json.loads((run / "ct2" / "templates" / "results.json").read_text())
     assert significance["significance"]["metrics"]["bleu"]["p_bootstrap"] == 1.0  # identical
+
+
+def test_reusing_a_run_name_shows_only_the_last_run(tmp_path, tiny_marian, capsys):
+    path = write_config(tmp_path, tiny_marian)
+    assert main(["run", str(path), "-q"]) == 0
+    assert main(["run", str(path), "-q", "--set", "models.0.name=renamed"]) == 0
+    capsys.readouterr()
+    run = tmp_path / "runs" / "e2e"
+    assert (run / "tiny").is_dir()  # left behind, not deleted
+    assert main(["table", str(run), "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert {row.split(",")[0] for row in rows} == {"renamed"}
+    results = json.loads((run / "renamed" / "itu-wtisd-2021" / "results.json").read_text())
+    assert results["model"]["name"] == "renamed"  # not the cached provenance's old name
+    assert results["timing"]["cached_segments"] == 5
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert "renamed" in page and "<svg" in page

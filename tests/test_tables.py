@@ -94,3 +94,53 @@ def test_atomic_writes_leave_no_temp_files(tmp_path):
     store.write_lines_atomic(tmp_path / "h.txt", ["a", "b\nc", ""])
     assert (tmp_path / "h.txt").read_text(encoding="utf-8") == "a\nb c\n\n"
     assert [p.name for p in tmp_path.iterdir()] == ["h.txt"]
+
+
+def test_written_files_get_the_usual_mode(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        store.write_text_atomic(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_same_model_from_two_runs_is_labelled_by_run(tmp_path):
+    for run in ("greedy", "beam4"):
+        leaf = write_leaf(tmp_path / run, "m", "ds", {"bleu": {"score": 1.0}})
+        results = json.loads((leaf / "results.json").read_text())
+        store.write_json_atomic(leaf / "results.json", {**results, "run": run})
+    table = build_table(find_result_leaves([tmp_path / "greedy", tmp_path / "beam4"]))
+    assert table.models == ["greedy/m", "beam4/m"]
+
+
+def test_differing_signatures_are_listed_per_dataset(tmp_path):
+    one, two = "nrefs:1|tok:13a", "nrefs:2|tok:13a"
+    write_leaf(tmp_path, "m", "ds1", {"bleu": {"score": 1.0, "signature": one}})
+    write_leaf(tmp_path, "m", "ds2", {"bleu": {"score": 2.0, "signature": two}})
+    text = render_table(build_table(find_result_leaves([tmp_path])), "markdown")
+    assert "- BLEU (ds1): `nrefs:1|tok:13a`" in text
+    assert "- BLEU (ds2): `nrefs:2|tok:13a`" in text
+
+
+def test_html_report_is_self_contained(two_runs):
+    from html.parser import HTMLParser
+
+    from harness.report.html import render_html
+
+    leaves = find_result_leaves(list(two_runs))
+    page = render_html(build_table(leaves), leaves)
+    tags: list[str] = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            tags.append(tag)
+            for name, value in attrs:
+                assert not (name in ("src", "href") and value and "://" in value), value
+
+    Collect().feed(page)
+    assert tags.count("svg") == 3  # one chart per dataset x metric column
+    assert "script" not in tags
+    assert "30.0 ± 1.1" in page and "Provenance" in page

@@ -12,8 +12,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -148,16 +146,10 @@ class Evaluation:
 
 
 def _write_npz_atomic(path: Path, arrays: Mapping[str, np.ndarray], meta: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **{_META_KEY: np.array(json.dumps(meta))}, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from harness.store import write_atomic
+
+    payload = {_META_KEY: np.array(json.dumps(meta)), **arrays}
+    return write_atomic(path, lambda handle: np.savez_compressed(handle, **payload))
 
 
 def load_stats(path: Path, include_raw: bool = False) -> dict[str, np.ndarray]:

@@ -15,7 +15,7 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.store import ResultLeaf
 
-FORMATS = ("markdown", "csv", "json", "latex")
+FORMATS = ("markdown", "csv", "json", "latex", "html")
 SIGNIFICANCE_LEVEL = 0.05
 METRIC_TITLES = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER"}
 
@@ -50,7 +50,18 @@ class Table:
     models: list[str] = field(default_factory=list)
     columns: list[tuple[str, str]] = field(default_factory=list)
     cells: dict[tuple[str, str, str], Cell] = field(default_factory=dict)
-    signatures: dict[str, str] = field(default_factory=dict)  # metric -> signature
+    # metric -> signature -> datasets scored with it (several when settings differ by column)
+    signatures: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    def signature_lines(self) -> list[tuple[str, str]]:
+        """(label, signature) per distinct signature: ``BLEU`` or ``BLEU (ds1, ds2)``."""
+        out = []
+        for metric, by_signature in self.signatures.items():
+            title = METRIC_TITLES.get(metric, metric)
+            for signature, datasets in by_signature.items():
+                label = title if len(by_signature) == 1 else f"{title} ({', '.join(datasets)})"
+                out.append((label, signature))
+        return out
 
     def get(self, model: str, dataset: str, metric: str) -> Cell | None:
         return self.cells.get((model, dataset, metric))
@@ -75,11 +86,25 @@ def _cell(record: dict[str, Any], significance: dict[str, Any] | None, metric: s
     )
 
 
-def build_table(leaves: Sequence[ResultLeaf], metrics: Sequence[str] | None = None) -> Table:
-    """Collect results into a table; the same (model, dataset) twice is an error."""
-    table = Table()
+def row_labels(leaves: Sequence[ResultLeaf]) -> list[str]:
+    """One row label per leaf: the model name, or ``run/model`` where the same model name
+    comes from more than one run (two configurations of one model, say)."""
+    runs_of: dict[str, set[str]] = {}
     for leaf in leaves:
-        model, dataset = leaf.model, leaf.dataset
+        runs_of.setdefault(leaf.model, set()).add(str(leaf.results.get("run", "")))
+    return [
+        f"{leaf.results.get('run', '')}/{leaf.model}"
+        if len(runs_of[leaf.model]) > 1
+        else leaf.model
+        for leaf in leaves
+    ]
+
+
+def build_table(leaves: Sequence[ResultLeaf], metrics: Sequence[str] | None = None) -> Table:
+    """Collect results into a table; the same result twice (one folder given twice) is an error."""
+    table = Table()
+    for leaf, model in zip(leaves, row_labels(leaves), strict=True):
+        dataset = leaf.dataset
         if model not in table.models:
             table.models.append(model)
         for metric, record in leaf.results.get("scores", {}).items():
@@ -95,7 +120,11 @@ def build_table(leaves: Sequence[ResultLeaf], metrics: Sequence[str] | None = No
                 )
             table.cells[key] = _cell(record, leaf.results.get("significance"), metric)
             if record.get("signature"):
-                table.signatures.setdefault(metric, record["signature"])
+                datasets = table.signatures.setdefault(metric, {}).setdefault(
+                    record["signature"], []
+                )
+                if dataset not in datasets:
+                    datasets.append(dataset)
     return table
 
 
@@ -129,7 +158,7 @@ def _markdown(table: Table, digits: int) -> str:
         lines.append("| " + " | ".join(row) + " |")
     if table.signatures:
         lines.append("")
-        lines.extend(f"- {METRIC_TITLES.get(m, m)}: `{sig}`" for m, sig in table.signatures.items())
+        lines.extend(f"- {label}: `{sig}`" for label, sig in table.signature_lines())
     if any(c.plus_minus is not None for c in table.cells.values()):
         lines.append("- ± is half the width of the 95% bootstrap confidence interval.")
     if any(c.raw_score is not None for c in table.cells.values()):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import TranslatorError
+from harness.store import default_mode
 from harness.translators.base import BatchCallback, BuildOptions
 from harness.translators.batching import (
     BatchResult,
@@ -128,6 +129,7 @@ def ensure_converted(
         return target, keyed, False
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    os.chmod(tmp, default_mode(directory=True))  # mkdtemp makes it private (0700)
     try:
         try:
             # Convert from the original source: a fresh hub snapshot holds no weights yet.
