@@ -18,6 +18,7 @@ from harness.cache import TranslationCache, translator_key
 from harness.config import ResolvedConfig, dataset_label, model_label, resolve_model_path, slug
 from harness.errors import TranslatorError
 from harness.provenance import environment
+from harness.report.run_reports import attach_significance, write_run_report
 from harness.segments import LoadedDataset
 from harness.textnorm import normalize_boundary_all
 
@@ -108,11 +109,6 @@ def run_evaluation(
 
     config = resolved.config
     run_dir = resolved.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    store.write_text_atomic(
-        run_dir / "config.yaml",
-        yaml.safe_dump(resolved.data, allow_unicode=True, sort_keys=False),
-    )
     # Load (and validate) every dataset before any model: bad data fails in seconds, not after
     # an hour of translation.
     datasets = [load_dataset(cfg, resolved.base_dir) for cfg in config.datasets]
@@ -124,20 +120,17 @@ def run_evaluation(
     leaves: list[LeafResult] = []
     test_sources = tuple(dict.fromkeys(s.source for d in datasets for s in d.segments))
     try:
-        for index, model_cfg in enumerate(config.models):
-            local = model_cfg.model_copy(
-                update={"model": resolve_model_path(model_cfg.model, resolved.base_dir)}
-            )
-            session = _ModelSession(
-                config=local,
-                label=model_label(model_cfg),
-                config_key=f"models[{index}]",
-                resolved=resolved,
-                options=options,
-                cache=cache,
-                key=_cache_key(local),
-                test_sources=test_sources,
-            )
+        sessions = [
+            _session(resolved, options, cache, index, test_sources)
+            for index in range(len(config.models))
+        ]
+        _check_models(sessions, test_sources)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        store.write_text_atomic(
+            run_dir / "config.yaml",
+            yaml.safe_dump(resolved.data, allow_unicode=True, sort_keys=False),
+        )
+        for session in sessions:
             for data_cfg, data in zip(config.datasets, datasets, strict=True):
                 leaves.append(_evaluate_leaf(resolved, session, dataset_label(data_cfg), data))
             session.close()
@@ -145,60 +138,46 @@ def run_evaluation(
         if cache is not None:
             cache.close()
     if config.statistics.baseline is not None and len(config.models) > 1:
-        attach_significance(resolved, leaves)
+        attach_significance(run_dir, config, [leaf.path for leaf in leaves])
     store.write_json_atomic(run_dir / store.SUMMARY_FILE, _summary(config.name, run_dir, leaves))
-    _write_report(run_dir, config.name)
+    write_run_report(run_dir, config.name)
     return leaves
 
 
-def _write_report(run_dir: Path, title: str) -> None:
-    from harness.report.html import render_html
-    from harness.report.tables import build_table
-
-    written = store.find_result_leaves([run_dir])
-    page = render_html(build_table(written), written, title=f"{title}: EN→VI evaluation")
-    store.write_text_atomic(run_dir / "report.html", page)
-
-
-def attach_significance(resolved: ResolvedConfig, leaves: Sequence[LeafResult]) -> None:
-    """Paired tests of every model against the baseline, per dataset, from the stored
-    statistics; p-values go into each leaf's results.json and the table into comparison.md."""
-    from harness.compare import compare_runs, render_comparison
-
-    stats_cfg = resolved.config.statistics
-    comparison = compare_runs(
-        [leaf.path for leaf in leaves],
-        baseline=stats_cfg.baseline,
-        metrics=resolved.config.metrics,
-        resamples=stats_cfg.bootstrap_resamples or 1000,
-        seed=stats_cfg.seed,
-        method="both",
+def _session(
+    resolved: ResolvedConfig,
+    options: RunOptions,
+    cache: TranslationCache | None,
+    index: int,
+    test_sources: tuple[str, ...],
+) -> _ModelSession:
+    model_cfg = resolved.config.models[index]
+    local = model_cfg.model_copy(
+        update={"model": resolve_model_path(model_cfg.model, resolved.base_dir)}
     )
-    store.write_text_atomic(
-        resolved.run_dir / "comparison.md", render_comparison(comparison, "markdown")
+    return _ModelSession(
+        config=local,
+        label=model_label(model_cfg),
+        config_key=f"models[{index}]",
+        resolved=resolved,
+        options=options,
+        cache=cache,
+        key=_cache_key(local),
+        test_sources=test_sources,
     )
-    by_key = {(leaf.model, leaf.dataset): leaf.path for leaf in leaves}
-    for group in comparison.datasets:
-        for system in group.systems:
-            path = by_key[(system, group.dataset)] / store.RESULTS_FILE
-            results = store.read_results(path)
-            results["significance"] = {
-                "baseline": group.baseline,
-                "is_baseline": system == group.baseline,
-                "methods": "paired bootstrap resampling; approximate randomization",
-                "bootstrap_resamples": comparison.resamples,
-                "ar_trials": comparison.ar_trials,
-                "seed": comparison.seed,
-                "correction": f"Holm over {len(group.systems) - 1} comparisons per metric",
-                "metrics": {
-                    m.metric: {
-                        k: getattr(m.results[system], k)
-                        for k in ("p_bootstrap", "p_bootstrap_holm", "p_ar", "p_ar_holm")
-                    }
-                    for m in group.metrics
-                },
-            }
-            store.write_json_atomic(path, results)
+
+
+def _check_models(sessions: Sequence[_ModelSession], sources: Sequence[str]) -> None:
+    """Check, before any model runs, that every model still needed can be loaded here; a
+    model whose translations are all cached is not needed at all."""
+    from harness.translators import check_available
+
+    for session in sessions:
+        cached = session.cache.get_many(session.key, sources) if session.cache else {}
+        if len(cached) < len(set(sources)):
+            check_available(
+                session.config, base_dir=session.resolved.base_dir, config_key=session.config_key
+            )
 
 
 def _cache_key(model_cfg: Any) -> str:

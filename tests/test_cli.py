@@ -260,3 +260,19 @@ def test_reusing_a_run_name_shows_only_the_last_run(tmp_path, tiny_marian, capsy
     assert results["timing"]["cached_segments"] == 5
     page = (run / "report.html").read_text(encoding="utf-8")
     assert "renamed" in page and "<svg" in page
+
+
+def test_a_missing_model_fails_before_any_model_runs(tmp_path, tiny_marian, capsys):
+    path = write_config(tmp_path, tiny_marian)
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["models"].append({"model": "no-such-org/missing-model"})
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    assert main(["run", str(path)]) == 2
+    assert "'no-such-org/missing-model' is not in the local cache" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "e2e").exists()  # nothing translated, nothing written
+
+
+def test_device_typo_is_a_config_error(tmp_path, capsys):
+    path = write_config(tmp_path, "whatever", models=[{"model": "m", "device": "gpu"}])
+    assert main(["run", str(path)]) == 2
+    assert "models[0].device" in capsys.readouterr().err

@@ -40,3 +40,23 @@ def test_unreachable_hub_switches_a_fresh_process_offline():
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.split() == ["True", "1", "1"], out.stderr
+
+
+def test_score_table_and_compare_never_import_the_heavy_stack(tmp_path):
+    """`harness score`/`table` must start fast: no torch, transformers, datasets, ctranslate2."""
+    fixtures = "tests/fixtures/metrics"
+    code = f"""
+import sys
+from harness.cli import main
+assert main(["score", "--hyp", "{fixtures}/hyp.vi.txt", "--ref", "{fixtures}/ref.vi.txt"]) == 0
+main(["table", "{tmp_path}"])  # exit 2 (no runs there), but imports the table code
+heavy = [m for m in ("torch", "transformers", "datasets", "ctranslate2") if m in sys.modules]
+print("HEAVY", heavy)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert "HEAVY []" in out.stdout, out.stderr

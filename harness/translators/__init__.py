@@ -21,6 +21,7 @@ __all__ = [
     "ModelConfig",
     "Translator",
     "build_translator",
+    "check_available",
 ]
 
 
@@ -69,3 +70,35 @@ def build_translator(
                 f"{options.config_key or cfg.model}: backend {cfg.backend!r} cannot run "
                 f"preset {parts.preset.name!r}; use backend: hf"
             )
+
+
+def check_available(
+    cfg: HFModelConfig | CT2ModelConfig,
+    *,
+    base_dir: Path | None = None,
+    config_key: str | None = None,
+) -> None:
+    """Fail now, before any model runs, if ``cfg`` cannot be loaded here: a local folder that
+    does not exist, a hub model that is not cached while offline, or a GPU that is not there.
+
+    The runner checks every model first, so a missing third model does not surface only after
+    the first two have translated for an hour.
+    """
+    from harness.hub import offline_requested
+    from harness.translators.loading import not_found_error, resolve_model_source
+
+    source = resolve_model_source(cfg.model, cfg.revision, base_dir=base_dir, config_key=config_key)
+    if source.kind == "hub" and offline_requested():
+        raise not_found_error(cfg.model)
+    if cfg.device.startswith("cuda"):
+        where = f"{config_key}.device" if config_key else f"model {cfg.model!r}"
+        if cfg.backend == "ctranslate2":
+            import ctranslate2
+
+            found = ctranslate2.get_cuda_device_count() > 0
+        else:
+            import torch
+
+            found = torch.cuda.is_available()
+        if not found:
+            raise TranslatorError(f"{where}: {cfg.device!r} requested but no CUDA GPU is visible")

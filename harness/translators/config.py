@@ -46,7 +46,9 @@ class _ModelCommon(StrictModel):
     name: str | None = None  # label in run folders and tables; defaults to the model id
     model: str  # hub id or local folder
     revision: str | None = None
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    # auto | cpu | cuda | cuda:N (mps/xpu for the hf backend); checked here so that a typo
+    # fails with the other config errors, before any data or model loads.
+    device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps|xpu(:\d+)?)$")
     batch_size: int = Field(default=16, gt=0)
     # Cap on padded source tokens per batch (longest source x batch rows); None = no cap.
     max_tokens_per_batch: int | None = Field(default=None, gt=0)
