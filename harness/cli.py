@@ -88,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--metrics", type=_metrics_arg, default=["bleu", "chrf", "ter"])
     score.add_argument("--format", choices=("text", "json"), default="json")
+    score.add_argument(
+        "--tone-marks",
+        choices=("keep", "hòa", "hoà"),
+        default="keep",
+        help="put tone marks in one style on both sides before scoring",
+    )
+    score.add_argument(
+        "--quotes",
+        choices=("keep", "straight"),
+        default="keep",
+        help="curly quotes to straight on both sides before scoring",
+    )
 
     compare = sub.add_parser(
         "compare", parents=[common], help="confidence intervals and paired significance"
@@ -172,8 +184,10 @@ def _render(leaves, metrics, fmt: str) -> str:  # type: ignore[no-untyped-def]
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from harness.score import score_files
+    from harness.textnorm import NormalizationSpec
 
-    out, note = score_files(args.hyp, args.ref, args.metrics, args.format)
+    spec = NormalizationSpec(tone_marks=args.tone_marks, quotes=args.quotes)
+    out, note = score_files(args.hyp, args.ref, args.metrics, args.format, spec=spec)
     sys.stdout.write(out)
     if note:
         sys.stderr.write(note if note.endswith("\n") else note + "\n")

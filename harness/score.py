@@ -38,7 +38,8 @@ def score_files(
     """Return ``(stdout, stderr note)`` for scoring ``hyp`` against the reference files.
 
     ``fmt`` is ``"text"`` or ``"json"`` (sacrebleu's ``-f``). With the default (identity)
-    ``spec`` and NFC input, stdout is byte-identical to the sacrebleu CLI's.
+    ``spec`` and NFC input, stdout is byte-identical to the sacrebleu CLI's; when normalization
+    changed any line, the signatures end in ``|norm:<what>``.
     """
     if fmt not in ("text", "json"):
         raise MetricError(f"unknown score format {fmt!r}; choose text or json")
@@ -52,9 +53,12 @@ def score_files(
     norm_hyps, hyp_changed = _normalize(files.hyp_lines, spec)
     norm_refs = [_normalize(stream, spec) for stream in files.ref_streams]
     items = [list(r) for r in zip(*(texts for texts, _ in norm_refs), strict=True)]
-    suffix = "" if spec.is_identity else f"|norm:{spec.tag}"
-    lines = [_format_one(name, norm_hyps, items, width, fmt, suffix) for name in names]
     changed = [hyp_changed, *(n for _, n in norm_refs)]
+    # NFC on NFC text changes nothing, and then the output is sacrebleu's to the byte; once
+    # normalization changed any line, the numbers differ from sacrebleu's on these files and the
+    # signature must say why.
+    suffix = "" if spec.is_identity and not any(changed) else f"|norm:{spec.tag}"
+    lines = [_format_one(name, norm_hyps, items, width, fmt, suffix) for name in names]
     return _assemble(lines, fmt), _note(files, changed, names, spec, width)
 
 

@@ -82,7 +82,9 @@ def test_nfd_input_is_scored_as_nfc_and_the_raw_numbers_are_reported(tmp_path: P
     nfd.write_text(unicodedata.normalize("NFD", text), encoding="utf-8")
     changed = sum(unicodedata.normalize("NFD", line) != line for line in text.splitlines())
     out, note = score_files(nfd, [REF], ["bleu"], "text")
-    assert out == sacrebleu_cli([REF], HYP, ["-m", "bleu", "-f", "text"])  # the NFC file
+    # The numbers of the NFC file; the signature says that normalization made them so.
+    expected = sacrebleu_cli([REF], HYP, ["-m", "bleu", "-f", "text"])
+    assert out == expected.replace("|version:2.6.0 = ", "|version:2.6.0|norm:nfc = ")
     raw = sacrebleu_cli([REF], nfd, ["-m", "bleu", "-f", "text", "-b"]).strip()
     assert f"{changed} of 35 lines changed" in note
     assert f"without normalization (as sacrebleu scores these files): BLEU = {raw}" in note
@@ -151,3 +153,39 @@ def test_byte_order_mark_is_kept_like_sacrebleu_and_reported(tmp_path: Path) -> 
 def test_missing_file() -> None:
     with pytest.raises(MetricError, match=r"cannot read .*nope\.txt"):
         score_files(FIX / "nope.txt", [REF], ["bleu"], "text")
+
+
+def test_cli_score_takes_the_scoring_normalization(tmp_path: Path, capsys) -> None:
+    from harness.cli import main
+
+    ref = tmp_path / "ref.vi"
+    hyp = tmp_path / "hyp.vi"
+    ref.write_text("hòa bình và khỏe mạnh\nthủy thủ của ủy ban\n", encoding="utf-8")
+    hyp.write_text("hoà bình và khoẻ mạnh\nthuỷ thủ của uỷ ban\n", encoding="utf-8")
+    assert (
+        main(
+            ["score", "--hyp", str(hyp), "--ref", str(ref), "--metrics", "bleu", "--format", "text"]
+        )
+        == 0
+    )
+    raw = capsys.readouterr().out
+    assert "version:2.6.0 = " in raw and "= 100.0" not in raw  # tone style alone costs points
+    assert (
+        main(
+            [
+                "score",
+                "--hyp",
+                str(hyp),
+                "--ref",
+                str(ref),
+                "--metrics",
+                "bleu",
+                "--format",
+                "text",
+                "--tone-marks",
+                "hòa",
+            ]
+        )
+        == 0
+    )
+    assert "version:2.6.0|norm:nfc+tone:hòa = 100.0" in capsys.readouterr().out
