@@ -134,17 +134,19 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     if quiet or not sys.stderr.isatty():
         # transformers/huggingface_hub read this at import: no "Loading weights" bars in logs.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    # Default: the harness's INFO lines. -v: its DEBUG lines too, and the libraries' warnings;
+    # -vv: the libraries' INFO lines as well. -q: warnings and errors only.
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING)
+    root.setLevel(logging.INFO if verbose > 1 else logging.WARNING)
     logging.getLogger("harness").setLevel(level)
-    if verbose == 0:
-        # transformers/datasets chatter (e.g. tokenizer advice) is noise in a benchmark log.
-        for noisy in ("transformers", "datasets", "huggingface_hub", "urllib3", "filelock"):
-            logging.getLogger(noisy).setLevel(logging.ERROR)
+    # transformers/datasets chatter (e.g. tokenizer advice) is noise in a benchmark log.
+    library_level = {0: logging.ERROR, 1: logging.WARNING}.get(verbose, logging.INFO)
+    for noisy in ("transformers", "datasets", "huggingface_hub", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(library_level)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -143,12 +143,14 @@ def compare_runs(
     datasets, skipped = [], []
     for name, systems in groups.items():
         if len(systems) < 2:
-            skipped.append(f"{name}: only {systems[0].label} has results; nothing to compare")
+            skipped.append(f"{name}: only {systems[0].label} has results")
             continue
         settings = _Settings(resamples, seed, method, ar_trials)
         datasets.append(_compare_group(name, systems, baseline, wanted, settings))
     if not datasets:
-        raise RunFolderError("nothing to compare: " + "; ".join(skipped))
+        raise RunFolderError(
+            "nothing to compare: " + "; ".join(skipped) + " (give at least two systems)"
+        )
     return Comparison(tuple(datasets), method, resamples, ar_trials, seed, tuple(skipped))
 
 

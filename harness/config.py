@@ -103,8 +103,14 @@ class RunConfig(StrictModel):
 
 
 def model_label(cfg: Any) -> str:
-    """The name a model goes by in folders and tables: ``name:`` or the model id/path."""
-    return cfg.name or str(cfg.model).rstrip("/")
+    """The name a model goes by in folders and tables: ``name:``, the hub id, or a local
+    folder's own name (not its whole path)."""
+    if cfg.name:
+        return str(cfg.name)
+    model = str(cfg.model).rstrip("/")
+    if model.startswith(("/", "./", "../", "~")) or model.count("/") > 1:
+        return Path(model).name
+    return model
 
 
 def dataset_label(cfg: Any) -> str:
@@ -224,7 +230,13 @@ def apply_override(data: dict[str, Any], override: str) -> None:
                 size = len(node) if isinstance(node, list) else "no"
                 raise ConfigError(f"--set {key}: {shown} does not exist ({size} items there)")
         elif not isinstance(node, dict):
-            raise ConfigError(f"--set {key}: {shown} is inside a value that is not a mapping")
+            parent = ".".join(str(p) for p in parts[:depth])
+            hint = (
+                f"; write {parent} as a mapping first, e.g. {{benchmark: {node}, {part}: ...}}"
+                if isinstance(node, str) and parent.startswith("datasets")
+                else ""
+            )
+            raise ConfigError(f"--set {key}: {parent} is {node!r}, not a mapping{hint}")
         if last:
             node[part] = value
         else:

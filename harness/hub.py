@@ -20,6 +20,16 @@ log = logging.getLogger(__name__)
 OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 _TRUE = {"1", "true", "yes", "on"}
+_SET_BY_HARNESS = "HARNESS_SET_HF_OFFLINE"
+
+
+def offline_reason() -> str:
+    """Why the hub is not used, for error messages."""
+    if os.environ.get(_SET_BY_HARNESS):
+        return "the hub did not answer"
+    if offline_requested():
+        return "HF_HUB_OFFLINE or HF_DATASETS_OFFLINE is set"
+    return "the hub could not be reached"
 
 
 def offline_requested() -> bool:
@@ -57,5 +67,6 @@ def go_offline_if_unreachable(timeout: float = 3.0) -> bool:
         return False
     for variable in OFFLINE_VARIABLES:
         os.environ[variable] = "1"
+    os.environ[_SET_BY_HARNESS] = "1"  # so that error messages can say why
     log.info("the Hugging Face hub is unreachable: using local folders and the local cache only")
     return True

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
+
+# No "Writing model shards" bars in logs; read by transformers when it is imported below.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from harness.devtools.tiny_models import build_tiny_marian
 from harness.devtools.tiny_train import build_trained_tiny_marian
@@ -26,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     build = build_trained_tiny_marian if args.trained else build_tiny_marian
     dest = build(args.out, seed=args.seed)
-    print(f"tiny Marian model written to {dest}")
+    print(f"tiny Marian model written to {dest}", file=sys.stderr)
     return 0
 
 

@@ -280,7 +280,7 @@ def test_hub_benchmarks_fail_offline_with_advice(name: str, hub_id: str, tmp_pat
     message = str(err.value)
     assert f"dataset {hub_id!r}" in message
     assert "is not in the local cache and the hub cannot be reached" in message
-    assert "HF_DATASETS_OFFLINE/HF_HUB_OFFLINE is set" in message
+    assert "HF_HUB_OFFLINE or HF_DATASETS_OFFLINE is set" in message
     assert "`save_to_disk`" in message and "`path:`" in message
 
 
@@ -327,7 +327,7 @@ def test_gated_and_script_errors_are_translated() -> None:
 def test_non_redistributable_benchmarks_need_a_path() -> None:
     for name in ("phomt:test", "ntrex128"):
         with pytest.raises(
-            ConfigError, match=f"benchmark {name!r} is not redistributable.*give `path:`"
+            ConfigError, match=f"benchmark {name!r} is read from local files.*give `path:`"
         ):
             load_dataset(parse_dataset_entry(name), Path("."))
 

@@ -59,7 +59,7 @@ class BenchmarkDataset(_Common):
 
     kind: Literal["benchmark"] = "benchmark"
     benchmark: str
-    # Local copy: required for benchmarks that may not be redistributed (PhoMT, NTREX-128);
+    # Local copy: required for benchmarks read from local files (PhoMT, NTREX-128);
     # for hub benchmarks, a `save_to_disk` folder, a hub snapshot or the original files.
     path: str | None = None
     revision: str | None = None  # hub benchmarks: pin a dataset revision (commit sha or tag)

@@ -140,11 +140,9 @@ def _guard(fn: Callable[[], T], what: str, loc: Location) -> T:
 def _offline_message(what: str) -> str:
     import datasets.config
 
-    why = (
-        "HF_DATASETS_OFFLINE/HF_HUB_OFFLINE is set"
-        if datasets.config.HF_HUB_OFFLINE or datasets.config.HF_DATASETS_OFFLINE
-        else "no network"
-    )
+    from harness.hub import offline_reason
+
+    why = offline_reason()
     return (
         f"{what} is not in the local cache and the hub cannot be reached ({why}). "
         "Load it once on a connected machine and copy its datasets cache (here "

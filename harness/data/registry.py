@@ -132,8 +132,8 @@ def _ntrex(cfg: BenchmarkDataset, where: Where) -> DatasetSource:
 def _required(path: Path | None, name: str, what: str) -> Path:
     if path is None:
         raise ConfigError(
-            f"benchmark {name!r} is not redistributable and has no download here: "
-            f"give `path:`, {what}"
+            f"benchmark {name!r} is read from local files, which the harness does not ship or "
+            f"download: give `path:`, {what}"
         )
     return path
 
