@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness import __version__
+from harness.distributed import current_rank
 from harness.errors import HarnessError
 from harness.hub import go_offline_if_unreachable
 
@@ -159,8 +160,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides.append(f"statistics.baseline={args.baseline}")
     resolved = load_config(args.config, overrides)
     go_offline_if_unreachable()
-    progress = sys.stderr.isatty() and not args.quiet
+    rank = current_rank()
+    progress = sys.stderr.isatty() and not args.quiet and (rank is None or rank.is_main)
     leaves = run_evaluation(resolved, RunOptions(use_cache=not args.no_cache, progress=progress))
+    if not leaves:  # another process of a torchrun launch writes and prints the results
+        return 0
     sys.stdout.write(_render(find_result_leaves([leaf.path for leaf in leaves]), None, args.format))
     log.info("run folder: %s", resolved.run_dir)
     return 0
@@ -269,7 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, --version, usage errors
         return int(e.code or 0)
-    _configure_logging(args.verbose, args.quiet)
+    rank = current_rank()
+    # Under torchrun only the first process reports; the others would repeat every line.
+    _configure_logging(args.verbose, args.quiet or (rank is not None and not rank.is_main))
     try:
         return COMMANDS[args.command](args)
     except HarnessError as e:

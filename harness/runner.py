@@ -16,7 +16,14 @@ import yaml
 from harness import store
 from harness.cache import TranslationCache, translator_key
 from harness.config import ResolvedConfig, dataset_label, model_label, resolve_model_path, slug
-from harness.errors import TranslatorError
+from harness.distributed import (
+    Rank,
+    current_rank,
+    device_for,
+    init_process_group,
+    translate_shards,
+)
+from harness.errors import ConfigError, TranslatorError
 from harness.provenance import environment
 from harness.report.run_reports import attach_significance, write_run_report
 from harness.segments import LoadedDataset
@@ -109,6 +116,14 @@ def run_evaluation(
 
     config = resolved.config
     run_dir = resolved.run_dir
+    rank = current_rank()
+    if rank is not None:
+        if not options.use_cache:
+            raise ConfigError(
+                "a run in several processes gathers translations through the cache; "
+                "drop --no-cache (or give the run a fresh cache_dir)"
+            )
+        init_process_group()
     # Load (and validate) every dataset before any model: bad data fails in seconds, not after
     # an hour of translation.
     datasets = [load_dataset(cfg, resolved.base_dir) for cfg in config.datasets]
@@ -121,10 +136,16 @@ def run_evaluation(
     test_sources = tuple(dict.fromkeys(s.source for d in datasets for s in d.segments))
     try:
         sessions = [
-            _session(resolved, options, cache, index, test_sources)
+            _session(resolved, options, cache, index, test_sources, rank)
             for index in range(len(config.models))
         ]
         _check_models(sessions, test_sources)
+        shards: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        if rank is not None:
+            labels = [dataset_label(c) for c in config.datasets]
+            shards = translate_shards(sessions, datasets, labels, rank)
+            if not rank.is_main:
+                return []  # process 0 scores and writes; the cache holds this one's work
         run_dir.mkdir(parents=True, exist_ok=True)
         store.write_text_atomic(
             run_dir / "config.yaml",
@@ -132,7 +153,9 @@ def run_evaluation(
         )
         for session in sessions:
             for data_cfg, data in zip(config.datasets, datasets, strict=True):
-                leaves.append(_evaluate_leaf(resolved, session, dataset_label(data_cfg), data))
+                name = dataset_label(data_cfg)
+                shard_info = shards.get((session.label, name))
+                leaves.append(_evaluate_leaf(resolved, session, name, data, shard_info))
             session.close()
     finally:
         if cache is not None:
@@ -150,11 +173,13 @@ def _session(
     cache: TranslationCache | None,
     index: int,
     test_sources: tuple[str, ...],
+    rank: Rank | None = None,
 ) -> _ModelSession:
     model_cfg = resolved.config.models[index]
-    local = model_cfg.model_copy(
-        update={"model": resolve_model_path(model_cfg.model, resolved.base_dir)}
-    )
+    update = {"model": resolve_model_path(model_cfg.model, resolved.base_dir)}
+    if rank is not None:
+        update["device"] = device_for(model_cfg.device, rank)  # one GPU per process
+    local = model_cfg.model_copy(update=update)
     return _ModelSession(
         config=local,
         label=model_label(model_cfg),
@@ -241,7 +266,11 @@ def translate_segments(
 
 
 def _evaluate_leaf(
-    resolved: ResolvedConfig, session: _ModelSession, data_name: str, data: LoadedDataset
+    resolved: ResolvedConfig,
+    session: _ModelSession,
+    data_name: str,
+    data: LoadedDataset,
+    shards: list[dict[str, Any]] | None = None,
 ) -> LeafResult:
     from harness.metrics import evaluate
 
@@ -287,7 +316,7 @@ def _evaluate_leaf(
         "normalization": evaluation.normalization_json(),
         "scores": evaluation.to_json(),
         "timing": {
-            **_timing(translation),
+            **_timing(translation, shards),
             "scoring_seconds": round(scoring_seconds, 3),
             "wall_seconds": round(time.perf_counter() - started, 3),
         },
@@ -315,19 +344,26 @@ def _write_leaf(
     store.write_jsonl_atomic(leaf_dir / "segments.jsonl", rows)
 
 
-def _timing(translation: Translation) -> dict[str, Any]:
+def _timing(translation: Translation, shards: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Translation counts and speed; in a multi-process run, what every process did (its
+    share was cached before this process read it back, so it is not counted as cached)."""
     # ru_maxrss is KiB on Linux, bytes on macOS.
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     peak_mib = peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+    translated, cached, seconds = translation.translated, translation.cached, translation.seconds
+    if shards:
+        shared = sum(s["translated"] for s in shards)
+        translated, cached = translated + shared, cached - shared
+        seconds = max([seconds, *(s["seconds"] for s in shards)])  # the processes ran at once
     timing: dict[str, Any] = {
-        "translated_segments": translation.translated,
-        "cached_segments": translation.cached,
-        "translate_seconds": round(translation.seconds, 3),
-        "segments_per_second": (
-            round(translation.translated / translation.seconds, 3) if translation.seconds else None
-        ),
-        "peak_rss_mib": round(peak_mib, 1),
+        "translated_segments": translated,
+        "cached_segments": cached,
+        "translate_seconds": round(seconds, 3),
+        "segments_per_second": round(translated / seconds, 3) if seconds else None,
+        "peak_rss_mib": round(peak_mib, 1),  # this process only
     }
+    if shards:
+        timing["processes"] = {"world_size": len(shards), "ranks": shards}
     return timing
 
 

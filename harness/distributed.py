@@ -1,0 +1,99 @@
+"""Data-parallel translation under torchrun (or accelerate launch): one process per device.
+
+Every process loads the datasets and its own copy of each model, translates its share of the
+segments not cached yet, and writes them to the shared SQLite translation cache. After a
+barrier, process 0 runs the ordinary single-process flow, which now finds every translation in
+the cache, and writes the run folder; the others exit. The cache is what gathers the results,
+so an interrupted distributed run resumes like any other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Rank:
+    """This process's place in a multi-process run."""
+
+    rank: int
+    world: int
+    local_rank: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def shard(self, items: Sequence[T]) -> list[T]:
+        """Every ``world``-th item, starting at this rank: disjoint, and together complete."""
+        return list(items[self.rank :: self.world])
+
+
+def current_rank() -> Rank | None:
+    """The rank torchrun/accelerate set in the environment, or None for a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world <= 1:
+        return None
+    rank = int(os.environ.get("RANK", "0"))
+    return Rank(rank=rank, world=world, local_rank=int(os.environ.get("LOCAL_RANK", rank)))
+
+
+def init_process_group() -> None:
+    """Join the process group (gloo: it only carries a barrier and a few small objects)."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group(backend="gloo")
+
+
+def gather(obj: Any) -> list[Any]:
+    """Every process's ``obj``, in rank order (a barrier too)."""
+    import torch.distributed as dist
+
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def device_for(configured: str, rank: Rank) -> str:
+    """``auto``/``cuda`` become this process's own GPU (``cuda:LOCAL_RANK``) when there are
+    GPUs; anything else (``cpu``, an explicit ``cuda:N``) is left as configured."""
+    if configured not in ("auto", "cuda"):
+        return configured
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda:{rank.local_rank % torch.cuda.device_count()}"
+    return configured
+
+
+def translate_shards(
+    sessions: Sequence[Any], datasets: Sequence[Any], labels: Sequence[str], rank: Rank
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Translate this process's share of every uncached source, model by model, into the cache.
+
+    Returns, for each (model, dataset), what every rank did (segments, seconds), for the
+    results' timing. All processes must call this with the same sessions and datasets.
+    """
+    from harness.runner import translate_segments
+
+    mine: dict[tuple[str, str], dict[str, Any]] = {}
+    for session in sessions:
+        for label, data in zip(labels, datasets, strict=True):
+            sources = list(dict.fromkeys(segment.source for segment in data.segments))
+            cached = session.cache.get_many(session.key, sources)
+            todo = rank.shard([s for s in sources if s not in cached])
+            seconds = translate_segments(todo, session, session.cache).seconds if todo else 0.0
+            mine[(session.label, label)] = {
+                "rank": rank.rank,
+                "translated": len(todo),
+                "seconds": round(seconds, 3),
+            }
+        session.close()
+    everyone = gather(mine)
+    return {key: [ranks[key] for ranks in everyone] for key in mine}
