@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+# No "Loading weights" bars between the timings; read by transformers when it is imported.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 NTREX = REPO.parent / "shared" / "data" / "ntrex128"
 
 
