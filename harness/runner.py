@@ -89,6 +89,9 @@ class _ModelSession:
             )
             self.provenance = dict(self._translator.provenance())
             self.provenance["load_seconds"] = round(time.perf_counter() - start, 3)
+            if not Path(self.config.model).is_dir():
+                # A hub model just downloaded: key its translations by the snapshot it got.
+                self.key = _cache_key(self.config, str(self.provenance.get("revision")))
             if self.cache is not None:
                 self.cache.put_provenance(self.key, self.provenance)
         return self._translator
@@ -205,9 +208,11 @@ def _check_models(sessions: Sequence[_ModelSession], sources: Sequence[str]) -> 
             )
 
 
-def _cache_key(model_cfg: Any) -> str:
-    """Cache key: the output-affecting settings, plus a stamp of a local model's files (so a
-    model rebuilt in the same folder never reuses the old model's translations)."""
+def _cache_key(model_cfg: Any, revision: str | None = None) -> str:
+    """Cache key: the output-affecting settings, plus what pins the weights: a stamp of a local
+    model's files (a model rebuilt in the same folder must not reuse old translations), or a
+    hub model's snapshot sha (``main`` moves). ``revision`` is the sha once a download
+    resolved it; before, the cached snapshot's, or "unresolved" when none is cached yet."""
     settings = model_cfg.model_dump(mode="json")
     folder = Path(model_cfg.model)
     if folder.is_dir():
@@ -216,7 +221,19 @@ def _cache_key(model_cfg: Any) -> str:
             for p in folder.iterdir()
             if p.is_file()
         )
+    else:
+        settings["snapshot"] = revision or _cached_snapshot(model_cfg)
     return translator_key(settings)
+
+
+def _cached_snapshot(model_cfg: Any) -> str:
+    from harness.errors import HarnessError
+    from harness.translators.loading import resolve_model_source
+
+    try:
+        return resolve_model_source(model_cfg.model, model_cfg.revision).revision
+    except HarnessError:
+        return "unresolved"  # the model check reports it with the config key
 
 
 def _log_load_report(label: str, data: LoadedDataset) -> None:

@@ -276,3 +276,35 @@ def test_device_typo_is_a_config_error(tmp_path, capsys):
     path = write_config(tmp_path, "whatever", models=[{"model": "m", "device": "gpu"}])
     assert main(["run", str(path)]) == 2
     assert "models[0].device" in capsys.readouterr().err
+
+
+def test_a_new_hub_snapshot_is_not_served_old_translations(tmp_path, tiny_marian, monkeypatch):
+    """Cached translations are keyed by the snapshot sha: when `main` moves, translate again."""
+    import shutil
+
+    import huggingface_hub.constants as hub_constants
+
+    repo = tmp_path / "hub" / "models--someone--tiny"
+    (repo / "refs").mkdir(parents=True)
+
+    def publish(sha: str) -> None:
+        shutil.copytree(tiny_marian, repo / "snapshots" / sha)
+        (repo / "refs" / "main").write_text(sha)
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    publish("a" * 40)
+    path = write_config(tmp_path, "someone/tiny")
+    leaf = tmp_path / "runs" / "e2e" / "tiny" / "itu-wtisd-2021"
+
+    def run() -> dict:
+        assert main(["run", str(path), "-q"]) == 0
+        return json.loads((leaf / "results.json").read_text(encoding="utf-8"))
+
+    first = run()
+    assert first["model"]["revision"] == "a" * 40
+    assert first["timing"]["translated_segments"] == 5
+    assert run()["timing"]["cached_segments"] == 5
+    publish("b" * 40)
+    moved = run()
+    assert moved["model"]["revision"] == "b" * 40
+    assert moved["timing"]["translated_segments"] == 5
