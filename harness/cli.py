@@ -7,6 +7,7 @@ Exit codes: 0 success, 2 a user-facing error (bad config, data, missing model, .
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -157,7 +158,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     overrides = list(args.overrides)
     if args.baseline:
-        overrides.append(f"statistics.baseline={args.baseline}")
+        # JSON is YAML: quoted, a model called "2024" or "on" stays a string.
+        overrides.append(f"statistics.baseline={json.dumps(args.baseline)}")
     resolved = load_config(args.config, overrides)
     go_offline_if_unreachable()
     rank = current_rank()

@@ -85,14 +85,16 @@ class RunConfig(StrictModel):
             ("models", [model_label(m) for m in self.models]),
             ("datasets", [dataset_label(d) for d in self.datasets]),
         ):
-            seen: set[str] = set()
+            seen: dict[str, str] = {}  # folder name -> label
             for i, label in enumerate(labels):
-                if label in seen:
+                folder = slug(label)
+                if folder in seen:
+                    same = "the same name" if seen[folder] == label else "the same folder name"
                     raise ValueError(
-                        f"{what}[{i}] has the same name as an earlier entry ({label!r}); "
-                        f"give it a distinct `name:`"
+                        f"{what}[{i}] ({label!r}) has {same} as an earlier entry "
+                        f"({seen[folder]!r} -> {folder}); give it a distinct `name:`"
                     )
-                seen.add(label)
+                seen[folder] = label
         if len(set(self.metrics)) != len(self.metrics):
             raise ValueError("metrics lists the same metric twice")
         baseline = self.statistics.baseline

@@ -15,8 +15,13 @@ from typing import Any
 
 from harness.errors import TranslatorError
 
-# envit5 answers "vi: <translation>" (sometimes "vi <translation>"): strip that tag only.
-_T5_VI_TAG = r"^\s*vi(?:\s*:\s*|\s+)"
+# envit5 answers "vi: <translation>" (sometimes "vi <translation>"): strip that tag only. A bare
+# "vi " counts as the tag only before a capital, digit or punctuation: "vi" is also a syllable
+# (vi phạm, vi khuẩn, vi rút) and such an output must keep it.
+_CAPITALS = "".join(c for c in map(chr, range(0x41, 0x1F00)) if c.isupper())
+_T5_VI_TAG = re.compile(rf"^\s*vi(?:\s*:\s*|\s+(?=[{re.escape(_CAPITALS)}\d\W]))")
+# Output clean-ups by name (the name is what provenance records).
+_STRIPPERS = {"leading 'vi:' or 'vi ' tag": _T5_VI_TAG}
 
 _MARIAN_VI_CODES = (">>vie<<", ">>vi<<")
 
@@ -35,7 +40,7 @@ class Preset:
     tgt_lang: str | None = None
     forced_bos_token: str | None = None  # first generated token (CT2: target prefix)
     decoder_start_token: str | None = None  # replaces the model's decoder start token
-    strip_output: str | None = None  # regex removed once from the start of each output
+    strip_output: str | None = None  # a clean-up from _STRIPPERS, applied to each output
     causal: bool = False
 
     def prepare(self, source: str) -> str:
@@ -43,7 +48,7 @@ class Preset:
 
     def postprocess(self, text: str) -> str:
         if self.strip_output:
-            text = re.sub(self.strip_output, "", text, count=1)
+            text = _STRIPPERS[self.strip_output].sub("", text, count=1)
         return text.strip()
 
     def to_json(self) -> dict[str, Any]:
@@ -134,7 +139,7 @@ def resolve_preset(
         key = "forced_bos_token" if name == "mbart50" else "decoder_start_token"
         fields = {"src_lang": src, "tgt_lang": tgt, key: tgt}
     elif name == "t5":
-        fields = {"source_prefix": f"{src or 'en'}: ", "strip_output": _T5_VI_TAG}
+        fields = {"source_prefix": f"{src or 'en'}: ", "strip_output": "leading 'vi:' or 'vi ' tag"}
     elif name == "madlad":
         tag = _need(vocab, f"<2{tgt or 'vi'}>", model_id, "target-language")
         fields = {"source_prefix": f"{tag} ", "tgt_lang": tgt or "vi"}
