@@ -140,3 +140,16 @@ def test_missing_cuda_library_message_says_what_to_do() -> None:
         "(e.g. pip install nvidia-cublas-cu12) or use backend: hf, or device: cpu",
     ]
     assert "\n" not in cuda_runtime_message("m", RuntimeError("other"))
+
+
+def test_a_preset_that_changes_the_conversion_gets_its_own_folder(
+    family_model: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """Converted first as plain mBART-50, then as VinAI (decoding starts from vi_VN): the second
+    must not reuse the first conversion (it did, and every output was wrong)."""
+    model = family_model("vinai-translate-en2vi")
+    plain = _make("ctranslate2", model, tmp_path, preset="mbart50")
+    vinai = _make("ctranslate2", model, tmp_path, preset="vinai")
+    assert vinai.path != plain.path and vinai.path.name.endswith("-startprefix")
+    hf = _make("hf", model, tmp_path, preset="vinai")
+    assert vinai.translate(SOURCES) == hf.translate(SOURCES)

@@ -56,10 +56,16 @@ def _revision_tag(revision: str) -> str:
     return revision.removeprefix("sha256:")[:16]
 
 
-def converted_dir(cache_dir: Path, source: ModelSource, compute_type: str) -> Path:
-    """``cache_dir/ct2/<model slug>-<revision>-<compute type>``."""
+def converted_dir(
+    cache_dir: Path, source: ModelSource, compute_type: str, preset_start: bool = False
+) -> Path:
+    """``cache_dir/ct2/<model slug>-<revision>-<compute type>[-startprefix]``.
+
+    A conversion for a preset that starts decoding from a target prefix (VinAI) differs from
+    the plain one of the same weights, so it gets its own folder.
+    """
     name = f"{_slug(source.model_id)}-{_revision_tag(source.revision)}-{compute_type}"
-    return Path(cache_dir) / "ct2" / name
+    return Path(cache_dir) / "ct2" / (name + ("-startprefix" if preset_start else ""))
 
 
 def _converter_class() -> type:
@@ -124,7 +130,7 @@ def ensure_converted(
     # The config is already downloaded (load_parts read it), so a hub model's commit is known
     # before its weights are: the cache key never says "unresolved" when it need not.
     keyed = refresh_after_download(source)
-    target = converted_dir(cache_dir, keyed, cfg.compute_type)
+    target = converted_dir(cache_dir, keyed, cfg.compute_type, preset_start)
     if (target / MARKER).is_file():
         return target, keyed, False
     target.parent.mkdir(parents=True, exist_ok=True)
