@@ -214,6 +214,7 @@ def _cache_key(model_cfg: Any, revision: str | None = None) -> str:
     hub model's snapshot sha (``main`` moves). ``revision`` is the sha once a download
     resolved it; before, the cached snapshot's, or "unresolved" when none is cached yet."""
     settings = model_cfg.model_dump(mode="json")
+    settings.update(_numerics(model_cfg))
     folder = Path(model_cfg.model)
     if folder.is_dir():
         settings["local_files"] = sorted(
@@ -224,6 +225,29 @@ def _cache_key(model_cfg: Any, revision: str | None = None) -> str:
     else:
         settings["snapshot"] = revision or _cached_snapshot(model_cfg)
     return translator_key(settings)
+
+
+def _numerics(model_cfg: Any) -> dict[str, str]:
+    """The kind of device and the dtype the model will really run with: ``device: auto`` and
+    ``dtype: auto`` mean float32 on a CPU but bfloat16 on a GPU, and the outputs differ, so a
+    GPU run must not be served a CPU run's translations (the device index does not matter)."""
+    from harness.errors import HarnessError
+    from harness.translators.runtime import resolve_device, resolve_dtype
+
+    device = model_cfg.device
+    try:
+        if model_cfg.backend == "hf":
+            device = resolve_device(device, "")
+            if model_cfg.dtype == "auto":
+                dtype = str(resolve_dtype("auto", device)).removeprefix("torch.")
+                return {"device_kind": device.split(":")[0], "dtype": dtype}
+        elif device == "auto":
+            import ctranslate2
+
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    except HarnessError:  # e.g. cuda asked for but absent: the model check says so
+        pass
+    return {"device_kind": device.split(":")[0]}
 
 
 def _cached_snapshot(model_cfg: Any) -> str:

@@ -55,3 +55,21 @@ def test_corrupt_cache_file_is_a_clear_error(tmp_path):
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(HarnessError, match="--no-cache"):
         TranslationCache(path)
+
+
+def test_runner_keys_on_the_numerics_the_model_really_runs_with():
+    """dtype auto means float32 on a CPU and bfloat16 on a GPU: different outputs, so a GPU
+    run must not reuse a CPU run's translations; the GPU index does not matter."""
+    from harness.runner import _cache_key
+    from harness.translators import HFModelConfig
+
+    auto = HFModelConfig(model="org/m")
+    cpu = HFModelConfig(model="org/m", device="cpu")
+    assert _cache_key(auto) == _cache_key(cpu)  # no GPU here: auto resolves to the CPU
+    assert _cache_key(cpu) == _cache_key(cpu.model_copy(update={"batch_size": 64}))
+    assert _cache_key(cpu) != _cache_key(cpu.model_copy(update={"dtype": "bfloat16"}))
+    gpu0, gpu1 = (
+        cpu.model_copy(update={"device": d, "dtype": "float16"}) for d in ("cuda:0", "cuda:1")
+    )
+    assert _cache_key(gpu0) == _cache_key(gpu1)
+    assert _cache_key(gpu0) != _cache_key(cpu.model_copy(update={"dtype": "float16"}))
