@@ -70,6 +70,7 @@ class _ModelSession:
     cache: TranslationCache | None
     key: str
     test_sources: tuple[str, ...]  # every source of the run: few-shot examples must avoid them
+    few_shot: str | None = None  # fingerprint of the few-shot examples, part of the cache key
     _translator: Any = None
     provenance: dict[str, Any] = field(default_factory=dict)
 
@@ -91,7 +92,8 @@ class _ModelSession:
             self.provenance["load_seconds"] = round(time.perf_counter() - start, 3)
             if not Path(self.config.model).is_dir():
                 # A hub model just downloaded: key its translations by the snapshot it got.
-                self.key = _cache_key(self.config, str(self.provenance.get("revision")))
+                revision = str(self.provenance.get("revision"))
+                self.key = _cache_key(self.config, revision, self.few_shot)
             if self.cache is not None:
                 self.cache.put_provenance(self.key, self.provenance)
         return self._translator
@@ -183,6 +185,7 @@ def _session(
     if rank is not None:
         update["device"] = device_for(model_cfg.device, rank)  # one GPU per process
     local = model_cfg.model_copy(update=update)
+    few_shot = _few_shot_stamp(local, resolved.base_dir, f"models[{index}]", test_sources)
     return _ModelSession(
         config=local,
         label=model_label(model_cfg),
@@ -190,7 +193,8 @@ def _session(
         resolved=resolved,
         options=options,
         cache=cache,
-        key=_cache_key(local),
+        key=_cache_key(local, few_shot=few_shot),
+        few_shot=few_shot,
         test_sources=test_sources,
     )
 
@@ -208,13 +212,31 @@ def _check_models(sessions: Sequence[_ModelSession], sources: Sequence[str]) -> 
             )
 
 
-def _cache_key(model_cfg: Any, revision: str | None = None) -> str:
+def _few_shot_stamp(
+    model_cfg: Any, base_dir: Path, config_key: str, test_sources: Sequence[str]
+) -> str | None:
+    """Load a model's few-shot examples now, refuse any that is also a test source (even when
+    every translation is cached), and return their fingerprint for the cache key: edited
+    examples mean new prompts, hence new translations."""
+    few_shot = getattr(getattr(model_cfg, "prompt", None), "few_shot", None)
+    if few_shot is None:
+        return None
+    from harness.translators.fewshot import check_no_overlap, load_few_shot
+
+    examples, info = load_few_shot(few_shot, base_dir=base_dir, where=config_key)
+    check_no_overlap(examples, test_sources, config_key)
+    return str(info["fingerprint"])
+
+
+def _cache_key(model_cfg: Any, revision: str | None = None, few_shot: str | None = None) -> str:
     """Cache key: the output-affecting settings, plus what pins the weights: a stamp of a local
     model's files (a model rebuilt in the same folder must not reuse old translations), or a
     hub model's snapshot sha (``main`` moves). ``revision`` is the sha once a download
     resolved it; before, the cached snapshot's, or "unresolved" when none is cached yet."""
     settings = model_cfg.model_dump(mode="json")
     settings.update(_numerics(model_cfg))
+    if few_shot is not None:
+        settings["few_shot_examples"] = few_shot
     folder = Path(model_cfg.model)
     if folder.is_dir():
         settings["local_files"] = sorted(

@@ -308,3 +308,54 @@ def test_a_new_hub_snapshot_is_not_served_old_translations(tmp_path, tiny_marian
     moved = run()
     assert moved["model"]["revision"] == "b" * 40
     assert moved["timing"]["translated_segments"] == 5
+
+
+def test_few_shot_examples_are_part_of_the_cache_key(tmp_path, capsys):
+    """Edited few-shot examples make new prompts, so new translations; examples that overlap
+    the test set are refused with the config key, before anything runs."""
+    from harness.devtools.tiny_families import build_tiny_llama
+
+    model = build_tiny_llama(tmp_path / "llama")
+    test = ["Hello.", "Good morning.", "Thank you."]
+    (tmp_path / "t.en").write_text("".join(s + "\n" for s in test), encoding="utf-8")
+    (tmp_path / "t.vi").write_text("Xin chào.\nChào buổi sáng.\nCảm ơn.\n", encoding="utf-8")
+
+    def few_shot(pairs):
+        (tmp_path / "fs.en").write_text("".join(en + "\n" for en, _ in pairs), encoding="utf-8")
+        (tmp_path / "fs.vi").write_text("".join(vi + "\n" for _, vi in pairs), encoding="utf-8")
+
+    config = {
+        "name": "fs",
+        "datasets": [{"kind": "files", "name": "t", "source": "t.en", "references": ["t.vi"]}],
+        "models": [
+            {
+                "name": "llm",
+                "model": str(model),
+                "max_new_tokens": 6,
+                "prompt": {
+                    "few_shot": {
+                        "dataset": {"kind": "files", "source": "fs.en", "references": ["fs.vi"]},
+                        "n": 2,
+                    }
+                },
+            }
+        ],
+        "statistics": {"bootstrap_resamples": 0},
+        "output_dir": str(tmp_path / "runs"),
+    }
+    path = tmp_path / "fs.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    leaf = tmp_path / "runs" / "fs" / "llm" / "t" / "results.json"
+    few_shot([("Yes.", "Vâng."), ("No.", "Không.")])
+    assert main(["run", str(path), "-q"]) == 0
+    assert json.loads(leaf.read_text())["timing"]["translated_segments"] == 3
+    assert main(["run", str(path), "-q"]) == 0
+    assert json.loads(leaf.read_text())["timing"]["cached_segments"] == 3
+    few_shot([("Goodbye.", "Tạm biệt."), ("Please.", "Làm ơn.")])
+    assert main(["run", str(path), "-q"]) == 0
+    assert json.loads(leaf.read_text())["timing"]["translated_segments"] == 3
+    capsys.readouterr()
+    few_shot([("Thank you.", "Cảm ơn."), ("No.", "Không.")])
+    assert main(["run", str(path), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "models[0].prompt.few_shot: example 0 has the same source as test segment 2" in err

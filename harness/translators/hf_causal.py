@@ -26,7 +26,9 @@ class HFCausalTranslator(HFSeq2SeqTranslator):
     pad_left = True
 
     def __init__(self, cfg: HFModelConfig, parts: ModelParts, options: BuildOptions) -> None:
-        where = parts.source.config_key
+        # "models[0]" when the runner built it (config_key names the model entry, and the
+        # source's key is "models[0].model"); the model id otherwise.
+        where = options.config_key or cfg.model
         if not getattr(parts.tokenizer, "chat_template", None):
             raise TranslatorError(
                 f"{where}: tokenizer of {cfg.model!r} has no chat template; use an instruction-"
@@ -87,7 +89,7 @@ class HFCausalTranslator(HFSeq2SeqTranslator):
             raise TranslatorError(f"{self.source.config_key}: chat template failed: {e}") from e
 
     def _encode(self, sources: Sequence[str]) -> EncodedSources:
-        check_no_overlap(self.few_shot, sources, self.source.config_key)
+        check_no_overlap(self.few_shot, sources, self.options.config_key or self.cfg.model)
         prompts = [self.prompt(s) for s in sources]
         # The template already holds any BOS; adding special tokens again would double it.
         ids = self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
