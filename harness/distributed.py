@@ -74,26 +74,44 @@ def device_for(configured: str, rank: Rank) -> str:
 
 def translate_shards(
     sessions: Sequence[Any], datasets: Sequence[Any], labels: Sequence[str], rank: Rank
-) -> dict[tuple[str, str], list[dict[str, Any]]]:
+) -> dict[tuple[str, str], dict[str, Any]]:
     """Translate this process's share of every uncached source, model by model, into the cache.
 
-    Returns, for each (model, dataset), what every rank did (segments, seconds), for the
-    results' timing. All processes must call this with the same sessions and datasets.
+    Every process first reads the cache for everything, then waits for the others, and only
+    then translates: shares computed from different views of a cache that others are already
+    writing would overlap and leave gaps. A model's datasets are translated together (a
+    source in two datasets once). Returns, per (model, dataset), how many of its segments were
+    uncached and what every process did for that model, for the results' timing.
     """
     from harness.runner import translate_segments
 
-    mine: dict[tuple[str, str], dict[str, Any]] = {}
+    plans = []
     for session in sessions:
+        uncached: dict[str, int] = {}
+        todo: list[str] = []
         for label, data in zip(labels, datasets, strict=True):
-            sources = list(dict.fromkeys(segment.source for segment in data.segments))
+            sources = [segment.source for segment in data.segments]
             cached = session.cache.get_many(session.key, sources)
-            todo = rank.shard([s for s in sources if s not in cached])
-            seconds = translate_segments(todo, session, session.cache).seconds if todo else 0.0
-            mine[(session.label, label)] = {
-                "rank": rank.rank,
-                "translated": len(todo),
-                "seconds": round(seconds, 3),
-            }
+            missing = [s for s in sources if s not in cached]
+            uncached[label] = len(missing)
+            todo.extend(missing)
+        plans.append((session, uncached, rank.shard(list(dict.fromkeys(todo)))))
+    gather(None)  # everyone has read the cache; from here on it is written
+    mine: dict[str, dict[str, Any]] = {}
+    for session, _, share in plans:
+        seconds = translate_segments(share, session, session.cache).seconds if share else 0.0
         session.close()
+        mine[session.label] = {
+            "rank": rank.rank,
+            "translated": len(share),
+            "seconds": round(seconds, 3),
+        }
     everyone = gather(mine)
-    return {key: [ranks[key] for ranks in everyone] for key in mine}
+    return {
+        (session.label, label): {
+            "uncached_segments": count,
+            "ranks": [ranks[session.label] for ranks in everyone],
+        }
+        for session, uncached, _ in plans
+        for label, count in uncached.items()
+    }

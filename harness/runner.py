@@ -145,7 +145,7 @@ def run_evaluation(
             for index in range(len(config.models))
         ]
         _check_models(sessions, test_sources)
-        shards: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        shards: dict[tuple[str, str], dict[str, Any]] = {}
         if rank is not None:
             labels = [dataset_label(c) for c in config.datasets]
             shards = translate_shards(sessions, datasets, labels, rank)
@@ -333,7 +333,7 @@ def _evaluate_leaf(
     session: _ModelSession,
     data_name: str,
     data: LoadedDataset,
-    shards: list[dict[str, Any]] | None = None,
+    shards: dict[str, Any] | None = None,
 ) -> LeafResult:
     from harness.metrics import evaluate
 
@@ -407,26 +407,35 @@ def _write_leaf(
     store.write_jsonl_atomic(leaf_dir / "segments.jsonl", rows)
 
 
-def _timing(translation: Translation, shards: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """Translation counts and speed; in a multi-process run, what every process did (its
-    share was cached before this process read it back, so it is not counted as cached)."""
+def _timing(translation: Translation, shards: dict[str, Any] | None) -> dict[str, Any]:
+    """Translation counts and speed; in a multi-process run, what every process did (their
+    work reached this process through the cache, so it is not counted as cached). The
+    processes translate all datasets of a model together: their seconds are the model's."""
     # ru_maxrss is KiB on Linux, bytes on macOS.
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     peak_mib = peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
     translated, cached, seconds = translation.translated, translation.cached, translation.seconds
+    produced = translated  # what `seconds` of translation produced
     if shards:
-        shared = sum(s["translated"] for s in shards)
-        translated, cached = translated + shared, cached - shared
-        seconds = max([seconds, *(s["seconds"] for s in shards)])  # the processes ran at once
+        # Segments uncached before the processes started; rank 0 may still have translated a
+        # few itself just now (translation.translated), which were among them.
+        translated = max(shards["uncached_segments"], translated)
+        cached = translation.cached + translation.translated - translated
+        ranks = shards["ranks"]
+        seconds = max([seconds, *(r["seconds"] for r in ranks)])  # the processes ran at once
+        produced = sum(r["translated"] for r in ranks) + translation.translated
     timing: dict[str, Any] = {
         "translated_segments": translated,
         "cached_segments": cached,
         "translate_seconds": round(seconds, 3),
-        "segments_per_second": round(translated / seconds, 3) if seconds else None,
+        "segments_per_second": round(produced / seconds, 3) if seconds else None,
         "peak_rss_mib": round(peak_mib, 1),  # this process only
     }
     if shards:
-        timing["processes"] = {"world_size": len(shards), "ranks": shards}
+        timing["processes"] = {
+            "world_size": len(shards["ranks"]),
+            "ranks": shards["ranks"],  # each process's work on this model, all its datasets
+        }
     return timing
 
 

@@ -33,7 +33,10 @@ def test_torchrun_two_processes_match_one_process(tmp_path, capsys):
     (tmp_path / "t.vi").write_text("".join(vi + "\n" for _, vi in pairs), encoding="utf-8")
     config = {
         "name": "dist",
-        "datasets": [{"kind": "files", "name": "t", "source": "t.en", "references": ["t.vi"]}],
+        "datasets": [
+            {"kind": "files", "name": "t", "source": "t.en", "references": ["t.vi"]},
+            {"kind": "files", "name": "t2", "source": "t.en", "references": ["t.vi"]},
+        ],
         "models": [{"name": "m", "model": str(TRAINED), "batch_size": 4, "max_new_tokens": 24}],
         "statistics": {"bootstrap_resamples": 50},
         "output_dir": str(tmp_path / "runs"),
@@ -57,12 +60,16 @@ def test_torchrun_two_processes_match_one_process(tmp_path, capsys):
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("| m |") == 1  # one table, from process 0 only
+    assert "error" not in done.stderr.lower()
     leaf = tmp_path / "runs" / "dist" / "m" / "t"
     timing = json.loads((leaf / "results.json").read_text(encoding="utf-8"))["timing"]
     ranks = timing["processes"]["ranks"]
     assert timing["processes"]["world_size"] == 2
+    # Two datasets with the same 24 sources: each source is translated once, by one process.
     assert [r["rank"] for r in ranks] == [0, 1] and all(r["translated"] == 12 for r in ranks)
     assert timing["translated_segments"] == 24 and timing["cached_segments"] == 0
+    again = json.loads((tmp_path / "runs" / "dist" / "m" / "t2" / "results.json").read_text())
+    assert again["timing"]["processes"]["ranks"] == ranks
     distributed = (leaf / "hypotheses.txt").read_text(encoding="utf-8")
     assert main(["run", str(path), "-q", "--no-cache", "--set", "name=single"]) == 0
     capsys.readouterr()
