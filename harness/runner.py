@@ -239,9 +239,10 @@ def _cache_key(model_cfg: Any, revision: str | None = None, few_shot: str | None
         settings["few_shot_examples"] = few_shot
     folder = Path(model_cfg.model)
     if folder.is_dir():
+        # Subfolders too: some exports keep the tokenizer or weight shards in one.
         settings["local_files"] = sorted(
-            (p.name, p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.iterdir()
+            (p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+            for p in folder.rglob("*")
             if p.is_file()
         )
     else:
