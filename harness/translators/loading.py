@@ -8,6 +8,7 @@ be reached.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -68,10 +69,22 @@ def _looks_like_path(model: str) -> bool:
 
 
 def folder_fingerprint(folder: Path) -> str:
-    """``sha256:<hex>`` over the names and bytes of a model folder's config, tokenizer, weights."""
+    """``sha256:<hex>`` over the names and bytes of a model folder's config, tokenizer, weights.
+
+    Hashing multi-GB weights takes a while, and a run asks more than once (the model check,
+    then the load), so the result is kept for as long as the files' sizes and times stay.
+    """
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(_HASHED_SUFFIXES))
+    stamp = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    return _hash_files(str(folder.resolve()), stamp)
+
+
+@functools.lru_cache(maxsize=64)
+def _hash_files(folder: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.name.endswith(_HASHED_SUFFIXES):
+    for name, _, _ in stamp:
+        path = Path(folder) / name
+        if path.is_file():
             digest.update(path.name.encode() + b"\0")
             with path.open("rb") as fh:
                 for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
