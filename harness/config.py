@@ -26,7 +26,7 @@ from harness.data.config import DatasetEntry, default_name
 from harness.errors import ConfigError
 from harness.metrics.sacre import METRIC_NAMES
 from harness.textnorm import NormalizationSpec
-from harness.translators.config import ModelConfig
+from harness.translators.config import ModelConfig, looks_like_local_path
 
 
 def _nfc(value: Any) -> Any:
@@ -109,10 +109,8 @@ def model_label(cfg: Any) -> str:
     folder's own name (not its whole path)."""
     if cfg.name:
         return str(cfg.name)
-    model = str(cfg.model).rstrip("/")
-    if model.startswith(("/", "./", "../", "~")) or model.count("/") > 1:
-        return Path(model).name
-    return model
+    model = str(cfg.model)
+    return Path(model.rstrip("/")).name if looks_like_local_path(model) else model
 
 
 def dataset_label(cfg: Any) -> str:
@@ -337,10 +335,11 @@ def format_validation_error(error: ValidationError, data: dict[str, Any]) -> str
 def resolve_model_path(model: str, base_dir: Path) -> str:
     """A ``model:`` value that is a local path, made absolute against the config's folder.
 
-    Hub ids (``org/name``) pass through. A value that starts with ``/``, ``./``, ``../`` or ``~``
-    is always a path; any other value is a path when it exists relative to the config's folder.
+    Hub ids (``org/name``) pass through. A value that can only be a path (see
+    :func:`looks_like_local_path`) always is one; any other value is a path when it exists
+    relative to the config's folder.
     """
-    if model.startswith(("/", "./", "../", "~")):
+    if looks_like_local_path(model):
         path = Path(model).expanduser()
         return str(path if path.is_absolute() else (base_dir / path).resolve())
     candidate = base_dir / model

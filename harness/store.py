@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -137,13 +137,3 @@ def read_results(path: Path) -> dict[str, Any]:
             f"{path}: schema_version {version!r}, this harness reads {SCHEMA_VERSION}"
         )
     return payload
-
-
-def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise RunFolderError(f"{path}:{number}: invalid JSON: {e.msg}") from e

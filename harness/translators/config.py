@@ -23,6 +23,18 @@ DEFAULT_INSTRUCTION = (
 )
 
 
+def looks_like_local_path(model: str) -> bool:
+    """Whether a ``model:`` value can only mean a folder: hub ids are ``name`` or
+    ``namespace/name``, so anything starting like a path, with more than one ``/``, a
+    backslash or a trailing slash is a path, whether it exists or not."""
+    return (
+        model.startswith(("/", "./", "../", "~", "."))
+        or model.count("/") > 1
+        or "\\" in model
+        or model.endswith("/")
+    )
+
+
 class FewShotConfig(StrictModel):
     """Few-shot examples for decoder-only LLMs: the first ``n`` pairs of a dataset.
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.errors import ModelNotFoundError, TranslatorError
+from harness.translators.config import looks_like_local_path
 from harness.translators.presets import Preset, resolve_preset
 
 log = logging.getLogger(__name__)
@@ -55,16 +56,6 @@ def not_found_error(model: str) -> ModelNotFoundError:
         f"model '{model}' is not in the local cache and the hub is unreachable\n"
         "pass a local folder as model: in the config (e.g. one saved with save_pretrained) "
         "or set HF_HOME to a cache that has it"
-    )
-
-
-def _looks_like_path(model: str) -> bool:
-    # Hub ids are "name" or "namespace/name"; anything else can only mean a folder.
-    return (
-        model.startswith(("/", "./", "../", "~", "."))
-        or model.count("/") > 1
-        or "\\" in model
-        or model.endswith("/")
     )
 
 
@@ -130,7 +121,7 @@ def resolve_model_source(
         )
     if candidate.exists():
         raise TranslatorError(f"{where}: '{candidate}' is not a folder")
-    if _looks_like_path(model):
+    if looks_like_local_path(model):
         raise TranslatorError(f"{where}: local folder '{candidate}' does not exist")
     snapshot = _cached_snapshot(model, revision)
     if snapshot is not None:
