@@ -50,6 +50,18 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_family(tmp_path_factory: pytest.TempPathFactory):
+    """``tiny_family(name)``: a tiny random model of a family (tests/translator_cases.py),
+    built once per test session and worker."""
+    from translator_cases import BUILDERS
+
+    from harness.devtools.tiny_models import build_once
+
+    root = tmp_path_factory.getbasetemp() / "tiny-families"
+    return lambda name: build_once(root, name, BUILDERS[name])
+
+
+@pytest.fixture(scope="session")
 def tiny_marian(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real Marian model with random weights and a trained tokenizer, saved to disk."""
     from harness.devtools.tiny_models import build_tiny_marian

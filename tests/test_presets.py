@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 
-from harness.devtools import tiny_families as fam
-from harness.devtools.tiny_models import build_once, build_tiny_marian
 from harness.errors import TranslatorError
 from harness.translators import CT2ModelConfig, HFModelConfig, build_translator
 from harness.translators.hf_causal import first_line
@@ -24,24 +22,10 @@ from harness.translators.presets import Preset
 FIXTURES = Path(__file__).parent / "fixtures" / "translators"
 SOURCES = ["Hello world.", "Good."]
 
-BUILDERS: dict[str, Callable[[Path], Path]] = {
-    "marian": build_tiny_marian,
-    "marian-multi": lambda d: build_tiny_marian(d, extra_tokens=[">>fra<<", ">>vie<<"]),
-    "marian-nocode": lambda d: build_tiny_marian(d, extra_tokens=[">>fra<<", ">>deu<<"]),
-    "nllb": fam.build_tiny_nllb,
-    "m2m100": fam.build_tiny_m2m100,
-    "mbart50": fam.build_tiny_mbart50,
-    "vinai-translate-en2vi": lambda d: fam.build_tiny_mbart50(d, decoder_start="vi_VN"),
-    "t5": fam.build_tiny_t5,
-    "madlad": lambda d: fam.build_tiny_t5(d, madlad=True),
-    "llama-chat": fam.build_tiny_llama,
-}
-
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    root = tmp_path_factory.getbasetemp() / "tiny-families"
-    return lambda name: build_once(root, name, BUILDERS[name])
+def tiny_model(tiny_family: Callable[[str], Path]) -> Callable[[str], Path]:
+    return tiny_family
 
 
 class Recorder:

@@ -6,20 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from translator_cases import SOURCES
 
 from harness.errors import ModelNotFoundError, TranslatorError
 from harness.translators import HFModelConfig, build_translator
 from harness.translators.loading import folder_fingerprint, resolve_model_source
-
-SOURCES = [
-    "Hello.",
-    "A much longer sentence with many more words in it, to sort it first.",
-    "Mid length sentence here.",
-    "Information society.",
-    "Digital transformation in every area of business and all parts of life.",
-    "",
-    "Xin chào thuỷ Đà.",
-]
 
 
 @pytest.fixture(scope="module")

@@ -8,38 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from translator_cases import SEQ2SEQ_FAMILIES, SOURCES
 
-from harness.devtools import tiny_families as fam
-from harness.devtools.tiny_models import build_once, build_tiny_marian
 from harness.translators import CT2ModelConfig, HFModelConfig, build_translator
 from harness.translators.ct2 import MARKER, converted_dir
 from harness.translators.loading import folder_fingerprint, resolve_model_source
 
-SOURCES = [
-    "Hello.",
-    "A much longer sentence with many more words in it, to sort it first.",
-    "Mid length sentence here.",
-    "Information society.",
-    "Digital transformation in every area of business and all parts of life.",
-    "",
-    "Xin chào thuỷ Đà.",
-]
-
-FAMILIES: dict[str, Callable[[Path], Path]] = {
-    "marian": build_tiny_marian,
-    "nllb": fam.build_tiny_nllb,
-    "m2m100": fam.build_tiny_m2m100,
-    "mbart50": fam.build_tiny_mbart50,
-    "vinai-translate-en2vi": lambda d: fam.build_tiny_mbart50(d, decoder_start="vi_VN"),
-    "t5": fam.build_tiny_t5,
-    "madlad": lambda d: fam.build_tiny_t5(d, madlad=True),
-}
-
 
 @pytest.fixture(scope="session")
-def family_model(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    root = tmp_path_factory.getbasetemp() / "tiny-families"
-    return lambda name: build_once(root, name, FAMILIES[name])
+def family_model(tiny_family: Callable[[str], Path]) -> Callable[[str], Path]:
+    return tiny_family
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +58,7 @@ def test_order_batches_and_provenance(backend, tiny_marian: Path, ct2_cache: Pat
     assert tr.translate([]) == []
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("family", sorted(SEQ2SEQ_FAMILIES))
 @pytest.mark.parametrize("beams", [1, 3])
 def test_ctranslate2_matches_transformers(family, beams, family_model, ct2_cache) -> None:
     """Same preset, same model, float32 on both sides: identical outputs."""
