@@ -13,11 +13,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness import __version__
 from harness.distributed import current_rank
 from harness.errors import HarnessError
 from harness.hub import go_offline_if_unreachable
+
+if TYPE_CHECKING:  # annotations only: each command imports what it needs when it runs
+    from harness.segments import LoadedDataset
+    from harness.store import ResultLeaf
 
 log = logging.getLogger("harness")
 
@@ -179,7 +184,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render(leaves, metrics, fmt: str) -> str:  # type: ignore[no-untyped-def]
+def _render(leaves: Sequence[ResultLeaf], metrics: Sequence[str] | None, fmt: str) -> str:
     from harness.report.tables import build_table, render_table
 
     table = build_table(leaves, metrics)
@@ -238,7 +243,7 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_dataset(data, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def _print_dataset(data: LoadedDataset, fmt: str) -> None:
     import json
 
     for seg in data.segments:
