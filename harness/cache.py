@@ -1,8 +1,11 @@
 """SQLite translation cache: every finished batch is committed, so an interrupted run resumes.
 
-Rows are keyed by (translator key, source text). The translator key is a hash of every setting
-that changes the output (model, revision, preset, decoding settings, ...), not of settings that
-only change speed (batch size, threads, device), so a resumed run may use a different batch size.
+Rows are keyed by (translator key, source text). The translator key is a hash of the
+translator's identity (:mod:`harness.translators.identity`: model, weights pin, resolved preset,
+decoding settings, device kind and dtype, harness and library versions), not of settings that
+only change speed (batch size, threads, the GPU index), so a resumed run may use another batch
+size. The identity itself is stored beside the rows (``identities``), which is what
+``harness cache info`` lists.
 """
 
 from __future__ import annotations
@@ -11,25 +14,11 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-
-# Settings that change speed but not the text produced.
-SPEED_ONLY_KEYS = frozenset(
-    {
-        "name",
-        "batch_size",
-        "max_tokens_per_batch",
-        "device",
-        "torch_compile",
-        "inter_threads",
-        "intra_threads",
-        "progress",
-    }
-)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS translations (
@@ -44,14 +33,20 @@ CREATE TABLE IF NOT EXISTS translators (
     translator_key TEXT PRIMARY KEY,
     provenance TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS identities (
+    translator_key TEXT PRIMARY KEY,
+    identity TEXT NOT NULL,
+    model TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS memo (
+    kind TEXT NOT NULL,
+    memo_key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (kind, memo_key)
+);
 """
-
-
-def translator_key(settings: Mapping[str, Any]) -> str:
-    """A stable hash of the output-affecting part of a translator's settings."""
-    kept = {k: v for k, v in settings.items() if k not in SPEED_ONLY_KEYS}
-    blob = json.dumps(kept, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
 def _sha(text: str) -> str:
@@ -114,6 +109,32 @@ class TranslationCache:
             "SELECT provenance FROM translators WHERE translator_key = ?", (key,)
         ).fetchone()
         return json.loads(row[0]) if row else None
+
+    def put_identity(self, key: str, identity: Mapping[str, Any], label: str) -> None:
+        """Remember what a translator key stands for (and the names it was run under)."""
+        row = self._db.execute(
+            "SELECT labels FROM identities WHERE translator_key = ?", (key,)
+        ).fetchone()
+        labels = sorted({*json.loads(row[0]), label}) if row else [label]
+        blob = json.dumps(dict(identity), sort_keys=True, ensure_ascii=False, default=str)
+        self._db.execute(
+            "INSERT OR REPLACE INTO identities VALUES (?, ?, ?, ?, "
+            "COALESCE((SELECT created FROM identities WHERE translator_key = ?), ?))",
+            (key, blob, str(identity.get("model", "")), json.dumps(labels), key, time.time()),
+        )
+
+    def memo(self, kind: str, key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``compute()``, remembered under (kind, key): for values fixed by what the key holds,
+        e.g. a model's resolved preset, which would otherwise need its tokenizer loaded."""
+        row = self._db.execute(
+            "SELECT value FROM memo WHERE kind = ? AND memo_key = ?", (kind, key)
+        ).fetchone()
+        if row:
+            return dict(json.loads(row[0]))
+        value = compute()
+        blob = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+        self._db.execute("INSERT OR REPLACE INTO memo VALUES (?, ?, ?)", (kind, key, blob))
+        return value
 
     def count(self, key: str) -> int:
         (n,) = self._db.execute(

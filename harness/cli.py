@@ -30,12 +30,18 @@ TABLE_FORMATS = ("markdown", "csv", "json", "latex", "html")
 
 
 def _metrics_arg(text: str) -> list[str]:
-    from harness.metrics.sacre import check_metric_names
+    from harness.metrics.registry import check_metric_names
 
     try:
         return check_metric_names([m for m in text.split(",") if m.strip()])
     except HarnessError as e:
         raise argparse.ArgumentTypeError(str(e)) from e
+
+
+_MISMATCH_HELP = (
+    "show results of one dataset name scored differently (other data, other settings) in "
+    "separate, labelled columns instead of refusing"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("runs", nargs="+", type=Path, metavar="RUN_FOLDER")
     table.add_argument("--format", choices=TABLE_FORMATS, default="markdown")
     table.add_argument("--metrics", type=_metrics_arg, default=None)
+    table.add_argument("--allow-mismatch", action="store_true", help=_MISMATCH_HELP)
 
     score = sub.add_parser(
         "score", parents=[common], help="score existing system output (like the sacrebleu CLI)"
@@ -118,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--seed", type=int, default=12345)
     compare.add_argument("--method", choices=("bootstrap", "ar", "both"), default="bootstrap")
     compare.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown")
+    compare.add_argument("--allow-mismatch", action="store_true", help=_MISMATCH_HELP)
+
+    from harness.cache_admin import add_cache_parser
+
+    add_cache_parser(sub, common)
 
     datasets = sub.add_parser(
         "datasets", parents=[common], help="list built-in datasets, or show one"
@@ -180,14 +192,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_table(args: argparse.Namespace) -> int:
     from harness.store import find_result_leaves
 
-    sys.stdout.write(_render(find_result_leaves(args.runs), args.metrics, args.format))
+    leaves = find_result_leaves(args.runs)
+    sys.stdout.write(_render(leaves, args.metrics, args.format, args.allow_mismatch))
     return 0
 
 
-def _render(leaves: Sequence[ResultLeaf], metrics: Sequence[str] | None, fmt: str) -> str:
+def _render(
+    leaves: Sequence[ResultLeaf],
+    metrics: Sequence[str] | None,
+    fmt: str,
+    allow_mismatch: bool = False,
+) -> str:
     from harness.report.tables import build_table, render_table
 
-    table = build_table(leaves, metrics)
+    table = build_table(leaves, metrics, allow_mismatch=allow_mismatch)
     if fmt == "html":
         from harness.report.html import render_html
 
@@ -217,6 +235,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         resamples=args.resamples,
         seed=args.seed,
         method=args.method,
+        allow_mismatch=args.allow_mismatch,
     )
     sys.stdout.write(render_comparison(comparison, args.format))
     return 0
@@ -270,6 +289,7 @@ COMMANDS = {
     "score": _cmd_score,
     "compare": _cmd_compare,
     "datasets": _cmd_datasets,
+    "cache": lambda args: args.cache_handler(args),
 }
 
 

@@ -2,8 +2,11 @@
 
 Comparing never re-tokenizes: each leaf's per-segment sufficient statistics (written by
 :func:`harness.metrics.evaluate`) are resampled with numpy. Systems are grouped by dataset name;
-within a group every system must have been scored on the same data (equal fingerprints), with
-the same metric signatures, or the comparison is refused.
+within a group every system must have been scored on the same data (equal fingerprints and
+segment counts), with the same metric signatures, or the comparison is refused, naming what
+differs (the same rules as ``harness table``, :mod:`harness.report.scored_as`). With
+``allow_mismatch`` the versions of a dataset are compared separately, each within itself, and a
+metric scored differently within one version is left out with a note.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 
 from harness.errors import MetricError, RunFolderError
 from harness.metrics.evaluate import load_stats
-from harness.metrics.sacre import METRIC_NAMES, check_metric_names
+from harness.metrics.registry import check_metric_names, get_metric, metric_names
 from harness.metrics.significance import (
     DEFAULT_AR_TRIALS,
     DEFAULT_RESAMPLES,
@@ -30,7 +33,13 @@ from harness.metrics.significance import (
     holm,
     paired_bootstrap_many,
 )
-from harness.metrics.stats import DISPLAY_NAMES, scores_from_totals
+from harness.report.scored_as import (
+    MismatchError,
+    ScoredAs,
+    differences,
+    mismatch_message,
+    variant_labels,
+)
 from harness.store import ResultLeaf, find_result_leaves
 
 log = logging.getLogger(__name__)
@@ -78,7 +87,11 @@ class MetricComparison:
 
     @property
     def name(self) -> str:
-        return DISPLAY_NAMES[self.metric]
+        return get_metric(self.metric).display_name
+
+    @property
+    def higher_is_better(self) -> bool:
+        return get_metric(self.metric).higher_is_better
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,7 @@ def compare_runs(
     method: str = "bootstrap",
     *,
     ar_trials: int = DEFAULT_AR_TRIALS,
+    allow_mismatch: bool = False,
 ) -> Comparison:
     """Compare every system found under ``run_dirs`` against ``baseline`` (a system label or
     model name; default: the first system found), dataset by dataset."""
@@ -139,14 +153,21 @@ def compare_runs(
     if resamples < 1:
         raise MetricError(f"resamples must be >= 1, got {resamples}")
     wanted = check_metric_names(metrics) if metrics else None
-    groups = _group(_load_systems(find_result_leaves(list(run_dirs))))
+    groups = _group(_load_systems(find_result_leaves(list(run_dirs))), allow_mismatch)
     datasets, skipped = [], []
     for name, systems in groups.items():
         if len(systems) < 2:
             skipped.append(f"{name}: only {systems[0].label} has results")
             continue
         settings = _Settings(resamples, seed, method, ar_trials)
-        datasets.append(_compare_group(name, systems, baseline, wanted, settings))
+        metrics = _pick_metrics(systems, wanted)
+        metrics, notes = _alike_metrics(name, systems, metrics, allow_mismatch)
+        skipped.extend(notes)
+        if not metrics:
+            continue
+        datasets.append(_compare_group(name, systems, baseline, metrics, settings))
+    for why in skipped:
+        log.warning("harness compare: skipped %s", why)
     if not datasets:
         raise RunFolderError(
             "nothing to compare: " + "; ".join(skipped) + " (give at least two systems)"
@@ -195,7 +216,8 @@ def _load_one(leaf: ResultLeaf, label: str) -> SystemRun:
                 f"{STATS_FILE}[{metric}] has {len(array)}"
             )
         # The vectorized scorer (no sacrebleu import here) agrees with sacrebleu to ~1e-12.
-        recomputed = float(scores_from_totals(metric, array.sum(axis=0, keepdims=True))[0])
+        totals = array.sum(axis=0, keepdims=True)
+        recomputed = float(get_metric(metric).scores_from_totals(totals)[0])
         if metric in scores and abs(recomputed - scores[metric]) > 1e-6:
             raise RunFolderError(
                 f"{leaf.path}: {STATS_FILE}[{metric}] does not reproduce the "
@@ -212,25 +234,61 @@ def _count_records(path: Path) -> int:
         raise RunFolderError(f"cannot read {path}: {e}") from e
 
 
-def _group(systems: Sequence[SystemRun]) -> dict[str, list[SystemRun]]:
-    groups: dict[str, list[SystemRun]] = {}
+def _data_of(system: SystemRun) -> ScoredAs:
+    return ScoredAs(system.dataset, system.fingerprint, system.segments, "", "")
+
+
+def _group(systems: Sequence[SystemRun], allow_mismatch: bool) -> dict[str, list[SystemRun]]:
+    """Systems by dataset as loaded (fingerprint and segment count). Two versions of one
+    dataset name are an error, or with ``allow_mismatch`` two groups labelled by what differs."""
+    by_name: dict[str, dict[ScoredAs, list[SystemRun]]] = {}
     for system in systems:
-        groups.setdefault(system.dataset, []).append(system)
-    for name, members in groups.items():
-        first = members[0]
-        for other in members[1:]:
-            if other.fingerprint != first.fingerprint or other.segments != first.segments:
-                raise RunFolderError(
-                    f"dataset {name!r} differs between runs: {first.leaf} has fingerprint "
-                    f"{first.fingerprint[:12]}, {other.leaf} has {other.fingerprint[:12]}; "
-                    "systems scored on different data cannot be compared"
-                )
+        by_name.setdefault(system.dataset, {}).setdefault(_data_of(system), []).append(system)
+    groups: dict[str, list[SystemRun]] = {}
+    for name, versions in by_name.items():
+        keys = list(versions)
+        if len(keys) > 1 and not allow_mismatch:
+            a, b = versions[keys[0]][0], versions[keys[1]][0]
+            raise MismatchError(
+                f"dataset {name!r} differs between runs: {a.leaf} and {b.leaf} "
+                f"({'; '.join(differences(keys[0], keys[1]))}); systems scored on different "
+                "data cannot be compared\n"
+                "compare runs of the same data, or pass --allow-mismatch to compare each "
+                "version separately"
+            )
+        for key, label in zip(keys, variant_labels(keys), strict=True):
+            groups[f"{name} {label}" if label else name] = versions[key]
     return groups
+
+
+def _alike_metrics(
+    name: str, systems: Sequence[SystemRun], metrics: list[str], allow_mismatch: bool
+) -> tuple[list[str], list[str]]:
+    """The metrics every system computed alike (same signature); a metric that differs is an
+    error naming the setting, or with ``allow_mismatch`` left out with a note."""
+    kept, notes = [], []
+    for metric in metrics:
+        first = systems[0]
+        other = next(
+            (s for s in systems[1:] if s.signatures[metric] != first.signatures[metric]), None
+        )
+        if other is None:
+            kept.append(metric)
+            continue
+        a = ScoredAs(name, first.fingerprint, first.segments, metric, first.signatures[metric])
+        b = ScoredAs(name, other.fingerprint, other.segments, metric, other.signatures[metric])
+        message = mismatch_message(
+            get_metric(metric).title, name, (a, str(first.leaf)), (b, str(other.leaf))
+        )
+        if not allow_mismatch:
+            raise MismatchError(message)
+        notes.append(f"{get_metric(metric).title} on {name}: {'; '.join(differences(a, b))}")
+    return kept, notes
 
 
 def _pick_metrics(systems: Sequence[SystemRun], wanted: list[str] | None) -> list[str]:
     if wanted is None:
-        common = [m for m in METRIC_NAMES if all(m in s.stats and m in s.scores for s in systems)]
+        common = [m for m in metric_names() if all(m in s.stats and m in s.scores for s in systems)]
         if not common:
             raise RunFolderError("these runs share no metric with statistics to compare")
         return common
@@ -259,16 +317,13 @@ def _compare_group(
     name: str,
     systems: list[SystemRun],
     baseline: str | None,
-    wanted: list[str] | None,
+    metrics: list[str],
     settings: _Settings,
 ) -> DatasetComparison:
     resamples, seed, method, ar_trials = settings.as_tuple()
     base = _resolve_baseline(systems, baseline)
     # The baseline goes first, the others keep the order they were given in.
     ordered = sorted(systems, key=lambda s: s.label != base)
-    metrics = _pick_metrics(ordered, wanted)
-    for metric in metrics:
-        _check_signatures(metric, ordered)
     stats = {m: {s.label: s.stats[m] for s in ordered} for m in metrics}
     scores = {m: {s.label: s.scores[m] for s in ordered} for m in metrics}
     paired = paired_bootstrap_many(stats, scores, base, resamples, seed)
@@ -303,16 +358,6 @@ def _compare_group(
         base,
         tuple(results),
     )
-
-
-def _check_signatures(metric: str, systems: Sequence[SystemRun]) -> None:
-    first = systems[0]
-    for other in systems[1:]:
-        if other.signatures[metric] != first.signatures[metric]:
-            raise RunFolderError(
-                f"{metric} was computed differently: {first.leaf} "
-                f"({first.signatures[metric]}) vs {other.leaf} ({other.signatures[metric]})"
-            )
 
 
 def render_comparison(c: Comparison, fmt: str = "markdown") -> str:

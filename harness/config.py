@@ -24,9 +24,10 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_v
 from harness.configbase import StrictModel
 from harness.data.config import DatasetEntry, default_name
 from harness.errors import ConfigError
-from harness.metrics.sacre import METRIC_NAMES
+from harness.metrics.registry import MetricConfig, metric_config, metric_names
 from harness.textnorm import NormalizationSpec
-from harness.translators.config import ModelConfig, looks_like_local_path
+from harness.translators.backends import ModelConfig
+from harness.translators.config import looks_like_local_path
 
 
 def _nfc(value: Any) -> Any:
@@ -58,11 +59,21 @@ def _model_default_backend(value: Any) -> Any:
     return value
 
 
-def _metric_name(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
+def _metric_entry(value: Any) -> Any:
+    """A ``metrics:`` entry: a name or ``{name: ..., options}``, typed by its registry entry."""
+    from harness.errors import MetricError
+
+    if isinstance(value, MetricConfig):
+        return value
+    if not isinstance(value, str | dict):
+        raise ValueError(f"a metric is a name or a mapping with a name, not {value!r}")
+    try:
+        return metric_config(value)
+    except MetricError as e:
+        raise ValueError(str(e)) from e
 
 
-MetricName = Annotated[Literal["bleu", "chrf", "chrf++", "ter"], BeforeValidator(_metric_name)]
+MetricEntry = Annotated[MetricConfig, BeforeValidator(_metric_entry)]
 
 
 class RunConfig(StrictModel):
@@ -73,11 +84,17 @@ class RunConfig(StrictModel):
     models: list[Annotated[ModelConfig, BeforeValidator(_model_default_backend)]] = Field(
         min_length=1
     )
-    metrics: list[MetricName] = Field(default_factory=lambda: list(METRIC_NAMES), min_length=1)
+    metrics: list[MetricEntry] = Field(
+        default_factory=lambda: [metric_config(n) for n in metric_names()], min_length=1
+    )
     normalize: NormalizeConfig = NormalizeConfig()
     statistics: StatisticsConfig = StatisticsConfig()
     output_dir: str = "runs"
     cache_dir: str | None = None  # translation cache + converted models; see resolve_cache_dir
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [m.name for m in self.metrics]
 
     @model_validator(mode="after")
     def _unique_labels(self) -> RunConfig:
@@ -95,7 +112,7 @@ class RunConfig(StrictModel):
                         f"({seen[folder]!r} -> {folder}); give it a distinct `name:`"
                     )
                 seen[folder] = label
-        if len(set(self.metrics)) != len(self.metrics):
+        if len(set(self.metric_names)) != len(self.metric_names):
             raise ValueError("metrics lists the same metric twice")
         baseline = self.statistics.baseline
         if baseline is not None and baseline not in {model_label(m) for m in self.models}:

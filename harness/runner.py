@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from harness import store
-from harness.cache import TranslationCache, translator_key
+from harness.cache import TranslationCache
 from harness.config import ResolvedConfig, dataset_label, model_label, resolve_model_path, slug
 from harness.distributed import (
     Rank,
@@ -28,6 +28,7 @@ from harness.provenance import environment
 from harness.report.run_reports import attach_significance, write_run_report
 from harness.segments import LoadedDataset
 from harness.textnorm import normalize_boundary_all
+from harness.translators.identity import IdentityContext, TranslatorIdentity, no_memo
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,15 @@ class _ModelSession:
     resolved: ResolvedConfig
     options: RunOptions
     cache: TranslationCache | None
-    key: str
+    identity: TranslatorIdentity  # what determines the output; its hash keys the cache
+    context: IdentityContext
     test_sources: tuple[str, ...]  # every source of the run: few-shot examples must avoid them
-    few_shot: str | None = None  # fingerprint of the few-shot examples, part of the cache key
     _translator: Any = None
     provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.identity.key
 
     def translator(self) -> Any:
         if self._translator is None:
@@ -90,11 +95,13 @@ class _ModelSession:
             )
             self.provenance = dict(self._translator.provenance())
             self.provenance["load_seconds"] = round(time.perf_counter() - start, 3)
-            if not Path(self.config.model).is_dir():
-                # A hub model just downloaded: key its translations by the snapshot it got.
-                revision = str(self.provenance.get("revision"))
-                self.key = _cache_key(self.config, revision, self.few_shot)
+            # Some pins are known only once the model has loaded (a hub model downloaded just
+            # now): state the identity again, and key the translations by what really ran.
+            from harness.translators import translator_identity
+
+            self.identity = translator_identity(self.config, self.context)
             if self.cache is not None:
+                self.cache.put_identity(self.key, self.identity.to_json(), self.label)
                 self.cache.put_provenance(self.key, self.provenance)
         return self._translator
 
@@ -186,6 +193,15 @@ def _session(
         update["device"] = device_for(model_cfg.device, rank)  # one GPU per process
     local = model_cfg.model_copy(update=update)
     few_shot = _few_shot_stamp(local, resolved.base_dir, f"models[{index}]", test_sources)
+    from harness.translators import translator_identity
+
+    context = IdentityContext(
+        base_dir=resolved.base_dir,
+        config_key=f"models[{index}]",
+        few_shot=few_shot,
+        memo=cache.memo if cache is not None else no_memo,
+        cache_dir=resolved.cache_dir,
+    )
     return _ModelSession(
         config=local,
         label=model_label(model_cfg),
@@ -193,8 +209,8 @@ def _session(
         resolved=resolved,
         options=options,
         cache=cache,
-        key=_cache_key(local, few_shot=few_shot),
-        few_shot=few_shot,
+        identity=translator_identity(local, context),
+        context=context,
         test_sources=test_sources,
     )
 
@@ -226,61 +242,6 @@ def _few_shot_stamp(
     examples, info = load_few_shot(few_shot, base_dir=base_dir, where=config_key)
     check_no_overlap(examples, test_sources, config_key)
     return str(info["fingerprint"])
-
-
-def _cache_key(model_cfg: Any, revision: str | None = None, few_shot: str | None = None) -> str:
-    """Cache key: the output-affecting settings, plus what pins the weights: a stamp of a local
-    model's files (a model rebuilt in the same folder must not reuse old translations), or a
-    hub model's snapshot sha (``main`` moves). ``revision`` is the sha once a download
-    resolved it; before, the cached snapshot's, or "unresolved" when none is cached yet."""
-    settings = model_cfg.model_dump(mode="json")
-    settings.update(_numerics(model_cfg))
-    if few_shot is not None:
-        settings["few_shot_examples"] = few_shot
-    folder = Path(model_cfg.model)
-    if folder.is_dir():
-        # Subfolders too: some exports keep the tokenizer or weight shards in one.
-        settings["local_files"] = sorted(
-            (p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.rglob("*")
-            if p.is_file()
-        )
-    else:
-        settings["snapshot"] = revision or _cached_snapshot(model_cfg)
-    return translator_key(settings)
-
-
-def _numerics(model_cfg: Any) -> dict[str, str]:
-    """The kind of device and the dtype the model will really run with: ``device: auto`` and
-    ``dtype: auto`` mean float32 on a CPU but bfloat16 on a GPU, and the outputs differ, so a
-    GPU run must not be served a CPU run's translations (the device index does not matter)."""
-    from harness.errors import HarnessError
-    from harness.translators.runtime import resolve_device, resolve_dtype
-
-    device = model_cfg.device
-    try:
-        if model_cfg.backend == "hf":
-            device = resolve_device(device, "")
-            if model_cfg.dtype == "auto":
-                dtype = str(resolve_dtype("auto", device)).removeprefix("torch.")
-                return {"device_kind": device.split(":")[0], "dtype": dtype}
-        elif device == "auto":
-            import ctranslate2
-
-            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    except HarnessError:  # e.g. cuda asked for but absent: the model check says so
-        pass
-    return {"device_kind": device.split(":")[0]}
-
-
-def _cached_snapshot(model_cfg: Any) -> str:
-    from harness.errors import HarnessError
-    from harness.translators.loading import resolve_model_source
-
-    try:
-        return resolve_model_source(model_cfg.model, model_cfg.revision).revision
-    except HarnessError:
-        return "unresolved"  # the model check reports it with the config key
 
 
 def _log_load_report(label: str, data: LoadedDataset) -> None:
@@ -369,6 +330,8 @@ def _evaluate_leaf(
             **session.leaf_provenance(translation.translated > 0),
             "name": model_name,
             "config": session.config.model_dump(mode="json"),
+            "identity": session.identity.to_json(),
+            "identity_key": session.key,
         },
         "dataset": {
             "name": data_name,

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import MetricError
-from harness.metrics.sacre import METRIC_NAMES, check_metric_names
+from harness.metrics.evaluate import signature_with_norm
+from harness.metrics.registry import check_metric_names, get_metric, metric_names
 from harness.metrics.stats import extract_stats, sacre_score
 from harness.textnorm import NormalizationSpec, apply_spec_all, normalize_boundary_all
 
@@ -39,15 +40,21 @@ def score_files(
 
     ``fmt`` is ``"text"`` or ``"json"`` (sacrebleu's ``-f``). With the default (identity)
     ``spec`` and NFC input, stdout is byte-identical to the sacrebleu CLI's; when normalization
-    changed any line, the signatures end in ``|norm:<what>``.
+    changed any line, the signatures end in ``|textnorm:<what>``.
     """
     if fmt not in ("text", "json"):
         raise MetricError(f"unknown score format {fmt!r}; choose text or json")
     if not refs:
         raise MetricError("no reference file given")
-    names = sorted(dict.fromkeys(check_metric_names(metrics)), key=METRIC_NAMES.index)
+    order = metric_names()
+    names = sorted(dict.fromkeys(check_metric_names(metrics)), key=order.index)
     if not names:
         raise MetricError("no metric to compute")
+    not_string = [n for n in names if get_metric(n).kind != "string"]
+    if not_string:
+        raise MetricError(
+            f"harness score computes string metrics only, not {', '.join(not_string)}"
+        )
     spec = spec or NormalizationSpec()
     files = _Files.read(Path(hyp), [Path(r) for r in refs])
     norm_hyps, hyp_changed = _normalize(files.hyp_lines, spec)
@@ -57,8 +64,8 @@ def score_files(
     # NFC on NFC text changes nothing, and then the output is sacrebleu's to the byte; once
     # normalization changed any line, the numbers differ from sacrebleu's on these files and the
     # signature must say why.
-    suffix = "" if spec.is_identity and not any(changed) else f"|norm:{spec.tag}"
-    lines = [_format_one(name, norm_hyps, items, width, fmt, suffix) for name in names]
+    tag = None if spec.is_identity and not any(changed) else spec.tag
+    lines = [_format_one(name, norm_hyps, items, width, fmt, tag) for name in names]
     return _assemble(lines, fmt), _note(files, changed, names, spec, width)
 
 
@@ -117,17 +124,18 @@ def _normalize(texts: list[str], spec: NormalizationSpec) -> tuple[list[str], in
 
 
 def _format_one(
-    name: str, hyps: list[str], refs: list[list[str]], width: int, fmt: str, suffix: str
+    name: str, hyps: list[str], refs: list[list[str]], width: int, fmt: str, tag: str | None
 ) -> str:
     stats, signature = extract_stats(name, hyps, refs)
     score = sacre_score(name, stats)
+    full = signature if tag is None else signature_with_norm(signature, tag)
     if fmt == "text":
-        return score.format(width, False, signature + suffix, False)
-    # sacrebleu splits the signature on ":" to make JSON keys, so add the norm key afterwards.
+        return score.format(width, False, full, False)
+    # sacrebleu splits the signature on ":" to make JSON keys, so add the textnorm key afterwards.
     payload = json.loads(score.format(width, False, signature, True))
-    if suffix:
-        payload["signature"] = signature + suffix
-        payload["textnorm"] = suffix.removeprefix("|norm:")  # TER already has a "norm" key
+    if tag is not None:
+        payload["signature"] = full
+        payload["textnorm"] = tag
     return json.dumps(payload, indent=1, ensure_ascii=False)
 
 
@@ -150,7 +158,7 @@ def _note(
     what = "NFC + plain spaces" + ("" if spec.is_identity else f", then {spec.tag}")
     parts = [f"{files.hyp}: {changed[0]} of {n} lines changed"]
     parts += [f"{r}: {c} of {n}" for r, c in zip(files.refs, changed[1:], strict=True)]
-    lines = [f"harness score: normalization {what} (norm:{spec.tag}); " + "; ".join(parts)]
+    lines = [f"harness score: normalization {what} (textnorm:{spec.tag}); " + "; ".join(parts)]
     if any(changed):
         scores = (
             sacre_score(m, extract_stats(m, files.hyp_lines, files.items())[0]) for m in names

@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from harness.cache import TranslationCache, translator_key
+from harness.cache import TranslationCache
 from harness.errors import HarnessError
 
 
@@ -44,32 +44,8 @@ def test_provenance_roundtrip(tmp_path):
         assert cache.get_provenance("k") == {"model": "m", "parameters": 12}
 
 
-def test_speed_settings_do_not_change_the_key():
-    base = {"model": "m", "num_beams": 1, "batch_size": 8, "device": "cpu"}
-    assert translator_key(base) == translator_key({**base, "batch_size": 64, "device": "cuda"})
-    assert translator_key(base) != translator_key({**base, "num_beams": 4})
-
-
 def test_corrupt_cache_file_is_a_clear_error(tmp_path):
     path = tmp_path / "c.sqlite"
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(HarnessError, match="--no-cache"):
         TranslationCache(path)
-
-
-def test_runner_keys_on_the_numerics_the_model_really_runs_with():
-    """dtype auto means float32 on a CPU and bfloat16 on a GPU: different outputs, so a GPU
-    run must not reuse a CPU run's translations; the GPU index does not matter."""
-    from harness.runner import _cache_key
-    from harness.translators import HFModelConfig
-
-    auto = HFModelConfig(model="org/m")
-    cpu = HFModelConfig(model="org/m", device="cpu")
-    assert _cache_key(auto) == _cache_key(cpu)  # no GPU here: auto resolves to the CPU
-    assert _cache_key(cpu) == _cache_key(cpu.model_copy(update={"batch_size": 64}))
-    assert _cache_key(cpu) != _cache_key(cpu.model_copy(update={"dtype": "bfloat16"}))
-    gpu0, gpu1 = (
-        cpu.model_copy(update={"device": d, "dtype": "float16"}) for d in ("cuda:0", "cuda:1")
-    )
-    assert _cache_key(gpu0) == _cache_key(gpu1)
-    assert _cache_key(gpu0) != _cache_key(cpu.model_copy(update={"dtype": "float16"}))

@@ -21,6 +21,7 @@ def write_config(tmp_path: Path, model: Path | str, **extra) -> Path:
         **extra,
     }
     path = tmp_path / "config.yaml"
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -76,7 +77,7 @@ def test_run_writes_the_run_folder_and_prints_the_table(tmp_path, tiny_marian, c
     assert set(results["scores"]) == {"bleu", "chrf", "chrf++", "ter"}
     bleu = results["scores"]["bleu"]
     assert bleu["signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:")
-    assert bleu["signature"].endswith("|norm:nfc")
+    assert bleu["signature"].endswith("|textnorm:nfc")
     assert len(results["dataset"]["fingerprint"]) == 64
     model = results["model"]
     for key in ("revision", "parameters", "device", "dtype"):
@@ -143,7 +144,7 @@ def test_table_command_formats(tmp_path, tiny_marian, capsys):
     run = tmp_path / "runs" / "e2e"
     assert main(["table", str(run), "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "model,dataset,metric,score,plus_minus,p_value,signature"
+    assert lines[0] == "model,dataset,variant,metric,score,plus_minus,p_value,signature"
     assert len(lines) == 1 + 4
     assert main(["table", str(tmp_path / "nowhere")]) == 2
 
@@ -189,11 +190,14 @@ def test_tone_normalization_reports_raw_score_beside_it(tmp_path, tiny_marian, c
     path = write_config(tmp_path, tiny_marian, normalize={"tone_marks": "hòa"})
     assert main(["run", str(path), "-q"]) == 0
     out = capsys.readouterr().out
-    assert "(raw " in out and "norm:nfc+tone:hòa" in out
+    assert "textnorm:nfc+tone:hòa" in out
     leaf = tmp_path / "runs" / "e2e" / "tiny" / "itu-wtisd-2021"
     bleu = json.loads((leaf / "results.json").read_text(encoding="utf-8"))["scores"]["bleu"]
-    assert bleu["signature"].endswith("|norm:nfc+tone:hòa")
-    assert bleu["raw_signature"].endswith("|norm:nfc")
+    # The table shows "(raw x)" only where the raw score reads differently.
+    differs = f"{bleu['raw_score']:.1f}" != f"{bleu['score']:.1f}"
+    assert ("(raw " in out) == differs
+    assert bleu["signature"].endswith("|textnorm:nfc+tone:hòa")
+    assert bleu["raw_signature"].endswith("|textnorm:nfc")
     assert "raw_score" in bleu
 
 

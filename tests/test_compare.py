@@ -142,7 +142,7 @@ def test_both_methods_and_markdown(runs) -> None:
     assert "| far | 39.4 ± " in text and "*†" in text
     assert "Holm-adjusted over 2 comparisons per metric" in text
     assert "(500 trials)" in text and "(200 resamples, seed 1)" in text
-    assert "nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.6.0|norm:nfc" in text
+    assert "nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.6.0|textnorm:nfc" in text
 
 
 def test_csv_and_json(runs) -> None:
@@ -209,15 +209,27 @@ def test_unknown_baseline_suggests(runs) -> None:
 def test_different_data_under_one_name_is_refused(tmp_path: Path) -> None:
     write_leaf(tmp_path / "a", "base", "hyp")
     write_leaf(tmp_path / "b", "other", "hyp2", segments=_segments(30))
-    with pytest.raises(RunFolderError, match="dataset 'ntrex-mini' differs between runs"):
-        compare_runs([tmp_path / "a", tmp_path / "b"], None, None, 50, 1, "bootstrap")
+    runs = [tmp_path / "a", tmp_path / "b"]
+    with pytest.raises(RunFolderError, match=r"ntrex-mini. differs between runs.*segments"):
+        compare_runs(runs, None, None, 50, 1, "bootstrap")
+    # With allow_mismatch each version is its own group: neither has two systems to compare.
+    with pytest.raises(RunFolderError, match=r"nothing to compare: ntrex-mini \[\d+ segments\]"):
+        compare_runs(runs, None, None, 50, 1, "bootstrap", allow_mismatch=True)
 
 
 def test_different_normalization_is_refused(tmp_path: Path) -> None:
     write_leaf(tmp_path / "a", "base", "hyp")
     write_leaf(tmp_path / "b", "toned", "hyp2", spec=NormalizationSpec(tone_marks="hòa"))
-    with pytest.raises(RunFolderError, match=r"bleu was computed differently.*norm:nfc\+tone"):
-        compare_runs([tmp_path / "a", tmp_path / "b"], None, None, 50, 1, "bootstrap")
+    runs = [tmp_path / "a", tmp_path / "b"]
+    with pytest.raises(
+        RunFolderError,
+        match=r"BLEU on ntrex-mini was not computed alike.*textnorm: nfc vs nfc\+tone",
+    ):
+        compare_runs(runs, None, None, 50, 1, "bootstrap")
+    # With allow_mismatch a metric scored differently is left out, and the note says why: here
+    # every metric was, so nothing is left to compare.
+    with pytest.raises(RunFolderError, match=r"nothing to compare: BLEU on ntrex-mini: textnorm"):
+        compare_runs(runs, None, None, 50, 1, "bootstrap", allow_mismatch=True)
 
 
 def test_missing_metric_missing_stats_and_edited_stats(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ def test_shipped_configs_validate():
 
 def test_defaults_and_shorthands():
     cfg = validate_config(minimal()).config
-    assert cfg.metrics == ["bleu", "chrf", "chrf++", "ter"]
+    assert cfg.metric_names == ["bleu", "chrf", "chrf++", "ter"]
     assert cfg.datasets[0].kind == "benchmark"
     assert cfg.models[0].backend == "hf"
     assert cfg.models[0].num_beams == 1  # greedy unless asked
@@ -68,7 +68,10 @@ def test_unknown_metric():
 
 
 def test_metric_names_are_case_insensitive():
-    assert validate_config(minimal(metrics=["BLEU", "chrF++"])).config.metrics == ["bleu", "chrf++"]
+    assert validate_config(minimal(metrics=["BLEU", "chrF++"])).config.metric_names == [
+        "bleu",
+        "chrf++",
+    ]
 
 
 def test_duplicate_model_names_rejected():
@@ -86,7 +89,7 @@ def test_overrides_parse_yaml_values():
         minimal(), ["models[0].batch_size=3", "models.0.num_beams=4", "metrics=[bleu]", "name=x"]
     ).config
     assert cfg.models[0].batch_size == 3 and cfg.models[0].num_beams == 4
-    assert cfg.metrics == ["bleu"] and cfg.name == "x"
+    assert cfg.metric_names == ["bleu"] and cfg.name == "x"
 
 
 def test_override_errors():

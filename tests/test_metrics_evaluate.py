@@ -88,7 +88,7 @@ def test_score_from_stats_equals_sacrebleu_corpus_score(data, refs_of: str) -> N
         assert ev.scores[metric].score == pytest.approx(direct.score, abs=1e-9)
         assert f"{ev.scores[metric].score:.2f}" == f"{direct.score:.2f}"
         assert ev.scores[metric].sacrebleu_signature == direct.signature
-        assert ev.scores[metric].signature == direct.signature + "|norm:nfc"
+        assert ev.scores[metric].signature == direct.signature + "|textnorm:nfc"
 
 
 def test_vectorized_scores_match_sacrebleu_on_resampled_totals(data) -> None:
@@ -164,8 +164,8 @@ def test_tone_spec_keeps_the_raw_score_beside_the_normalized_one() -> None:
         assert record.score == pytest.approx(100.0)
         assert record.raw_score == pytest.approx(plain.scores[metric].score)
         assert record.raw_score < record.score
-        assert record.signature.endswith("|version:2.6.0|norm:nfc+tone:hòa")
-        assert record.raw_signature.endswith("|version:2.6.0|norm:nfc")
+        assert record.signature.endswith("|version:2.6.0|textnorm:nfc+tone:hòa")
+        assert record.raw_signature.endswith("|version:2.6.0|textnorm:nfc")
     assert ev.changed.spec_hypotheses == 2 and ev.changed.spec_references == 0
     assert set(ev.raw_stats) == {"bleu", "chrf"}
 

@@ -27,8 +27,9 @@ import pytest
 
 from harness.errors import MetricError
 from harness.metrics import significance as sig
+from harness.metrics.registry import get_metric
 from harness.metrics.sacre import make_metric
-from harness.metrics.stats import DISPLAY_NAMES, extract_stats, sacre_score
+from harness.metrics.stats import extract_stats, sacre_score
 from harness.score import read_lines
 
 FIX = Path(__file__).parent / "fixtures" / "metrics"
@@ -101,9 +102,9 @@ def test_against_sacrebleu_paired_test_api_other_seed(texts, monkeypatch, metric
     named = [(name, texts[name]) for name in SYSTEMS]
     metric_obj = make_metric(metric, references=refs)
     _, theirs = PairedTest(
-        named, {DISPLAY_NAMES[metric]: metric_obj}, None, test_type=test_type, n_samples=n
+        named, {get_metric(metric).display_name: metric_obj}, None, test_type=test_type, n_samples=n
     )()
-    theirs = dict(zip(theirs["System"], theirs[DISPLAY_NAMES[metric]], strict=True))
+    theirs = dict(zip(theirs["System"], theirs[get_metric(metric).display_name], strict=True))
     stats, scores = _inputs(texts, metric)
     if test_type == "bs":
         ours = sig.paired_bootstrap(metric, stats, scores, "hyp", n, 7)

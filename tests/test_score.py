@@ -84,7 +84,7 @@ def test_nfd_input_is_scored_as_nfc_and_the_raw_numbers_are_reported(tmp_path: P
     out, note = score_files(nfd, [REF], ["bleu"], "text")
     # The numbers of the NFC file; the signature says that normalization made them so.
     expected = sacrebleu_cli([REF], HYP, ["-m", "bleu", "-f", "text"])
-    assert out == expected.replace("|version:2.6.0 = ", "|version:2.6.0|norm:nfc = ")
+    assert out == expected.replace("|version:2.6.0 = ", "|version:2.6.0|textnorm:nfc = ")
     raw = sacrebleu_cli([REF], nfd, ["-m", "bleu", "-f", "text", "-b"]).strip()
     assert f"{changed} of 35 lines changed" in note
     assert f"without normalization (as sacrebleu scores these files): BLEU = {raw}" in note
@@ -94,7 +94,7 @@ def test_nfd_input_is_scored_as_nfc_and_the_raw_numbers_are_reported(tmp_path: P
 def test_tone_spec_is_in_the_signature(tmp_path: Path) -> None:
     spec = NormalizationSpec(tone_marks="hòa")
     text, _ = score_files(HYP, [REF], ["bleu", "ter"], "text", spec=spec)
-    assert text.count("|version:2.6.0|norm:nfc+tone:hòa = ") == 2
+    assert text.count("|version:2.6.0|textnorm:nfc+tone:hòa = ") == 2
     payload = json.loads(score_files(HYP, [REF], ["bleu", "ter"], "json", spec=spec)[0])
     assert [p["textnorm"] for p in payload] == ["nfc+tone:hòa"] * 2
     assert payload[1]["norm"] == "no"  # TER's own "norm" key is left alone
@@ -188,4 +188,4 @@ def test_cli_score_takes_the_scoring_normalization(tmp_path: Path, capsys) -> No
         )
         == 0
     )
-    assert "version:2.6.0|norm:nfc+tone:hòa = 100.0" in capsys.readouterr().out
+    assert "version:2.6.0|textnorm:nfc+tone:hòa = 100.0" in capsys.readouterr().out

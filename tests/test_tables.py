@@ -28,7 +28,7 @@ def write_leaf(root, model, dataset, scores):
 
 @pytest.fixture
 def two_runs(tmp_path):
-    sig = "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0|norm:nfc"
+    sig = "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0|textnorm:nfc"
     a = tmp_path / "run-a"
     write_leaf(
         a, "sys-a", "ds1", {"bleu": {"score": 30.04, "ci95": [29.0, 31.2], "signature": sig}}
@@ -48,7 +48,7 @@ def test_markdown_rows_models_columns_dataset_metric(two_runs):
     assert lines[0] == "| model | ds1 BLEU | ds2 BLEU | ds1 chrF |"
     assert lines[2] == "| sys-a | 30.0 ± 1.1 | 10.0 | – |"
     assert lines[3] == "| sys-b | 35.5 | – | 55.2 |"
-    assert "`nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0|norm:nfc`" in text
+    assert "`nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0|textnorm:nfc`" in text
 
 
 def test_csv_and_json_carry_full_precision(two_runs):
@@ -71,7 +71,7 @@ def test_latex_escapes(two_runs):
 
 def test_metric_filter(two_runs):
     table = build_table(find_result_leaves(list(two_runs)), metrics=["chrf"])
-    assert table.columns == [("ds1", "chrf")]
+    assert [(c.dataset, c.metric) for c in table.columns] == [("ds1", "chrf")]
 
 
 def test_same_result_twice_is_an_error(two_runs):
@@ -121,8 +121,8 @@ def test_differing_signatures_are_listed_per_dataset(tmp_path):
     write_leaf(tmp_path, "m", "ds1", {"bleu": {"score": 1.0, "signature": one}})
     write_leaf(tmp_path, "m", "ds2", {"bleu": {"score": 2.0, "signature": two}})
     text = render_table(build_table(find_result_leaves([tmp_path])), "markdown")
-    assert "- BLEU (ds1): `nrefs:1|tok:13a`" in text
-    assert "- BLEU (ds2): `nrefs:2|tok:13a`" in text
+    assert "- BLEU on ds1 (rows: m): `nrefs:1|tok:13a`" in text
+    assert "- BLEU on ds2 (rows: m): `nrefs:2|tok:13a`" in text
 
 
 def test_html_report_is_self_contained(two_runs):
@@ -144,3 +144,77 @@ def test_html_report_is_self_contained(two_runs):
     assert tags.count("svg") == 3  # one chart per dataset x metric column
     assert "script" not in tags
     assert "30.0 ± 1.1" in page and "Provenance" in page
+
+
+def _two_differently_scored_runs(tmp_path, tiny_marian):
+    """Bug 1: run A on the sample; run B on two of its segments with tone marks normalized."""
+    from test_cli import write_config
+
+    from harness.cli import main
+
+    a = write_config(tmp_path / "a", tiny_marian, name="A")
+    b = write_config(
+        tmp_path / "b",
+        tiny_marian,
+        name="B",
+        datasets=[{"benchmark": "itu-wtisd-2021", "limit": 2}],
+        normalize={"tone_marks": "hoà"},
+    )
+    assert main(["run", str(a), "-q"]) == 0
+    assert main(["run", str(b), "-q"]) == 0
+    return tmp_path / "a" / "runs" / "A", tmp_path / "b" / "runs" / "B"
+
+
+def test_table_refuses_scores_on_other_data_or_settings_in_one_column(
+    tmp_path, tiny_marian, capsys
+):
+    from harness.cli import main
+
+    run_a, run_b = _two_differently_scored_runs(tmp_path, tiny_marian)
+    capsys.readouterr()
+    for command in ("table", "compare"):
+        for fmt in (
+            ("markdown", "csv", "json", "latex", "html") if command == "table" else ("markdown",)
+        ):
+            assert main([command, str(run_a), str(run_b), "--format", fmt]) == 2
+            err = capsys.readouterr().err
+            assert "segments: 5 vs 2" in err, (command, fmt, err)
+            assert str(run_a) in err and str(run_b) in err and "--allow-mismatch" in err
+    assert main(["table", str(run_a), str(run_b), "--allow-mismatch"]) == 0
+    out = capsys.readouterr().out
+    header = out.splitlines()[0]
+    assert "itu-wtisd-2021 [5 segments, textnorm:nfc] BLEU ≠" in header
+    assert "itu-wtisd-2021 [2 segments, textnorm:nfc+tone:hoà] BLEU ≠" in header
+    assert "- BLEU on itu-wtisd-2021 [2 segments, textnorm:nfc+tone:hoà] (rows: B/tiny)" in out
+    assert "do not compare them" in out
+    # Each legend line names the rows (here the same model name from two runs: run/model).
+    rows = list(csv.DictReader(io.StringIO(_run_table([run_a, run_b], "csv"))))
+    assert {r["variant"] for r in rows} == {
+        "[5 segments, textnorm:nfc]",
+        "[2 segments, textnorm:nfc+tone:hoà]",
+    }
+
+
+def _run_table(runs, fmt):
+    return render_table(build_table(find_result_leaves(runs), allow_mismatch=True), fmt)
+
+
+def test_every_signature_is_a_list_of_distinct_keys(tmp_path, tiny_marian):
+    from harness.report.scored_as import signature_pairs
+
+    _, run_b = _two_differently_scored_runs(tmp_path, tiny_marian)
+    results = json.loads(next(run_b.rglob("results.json")).read_text(encoding="utf-8"))
+    for metric, record in results["scores"].items():
+        for key in ("signature", "raw_signature"):
+            parts = record[key].split("|")
+            names = [part.partition(":")[0] for part in parts]
+            assert all(":" in part for part in parts), (metric, record[key])
+            assert len(names) == len(set(names)), (metric, record[key])
+            assert signature_pairs(record[key])["textnorm"].startswith("nfc")
+
+
+def test_raw_score_is_shown_only_where_it_differs():
+    from harness.report.tables import Cell
+
+    assert Cell(score=30.04, raw_score=30.01).text() == "30.0"
+    assert Cell(score=30.04, raw_score=28.9).text() == "30.0 (raw 28.9)"

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from harness.errors import TranslatorError
+from harness.translators import CT2ModelConfig, HFModelConfig, ModelConfig
 from harness.translators.batching import BatchResult, RunSpec, plan_batches, run_batches
-from harness.translators.config import CT2ModelConfig, HFModelConfig, ModelConfig
 
 lengths_st = st.lists(st.integers(min_value=0, max_value=300), max_size=80)
 

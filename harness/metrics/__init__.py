@@ -11,17 +11,29 @@ from harness.metrics.evaluate import (
     evaluate,
     load_stats,
 )
-from harness.metrics.sacre import METRIC_NAMES, MetricResult, check_metric_names
+from harness.metrics.registry import (
+    MetricConfig,
+    MetricSpec,
+    check_metric_names,
+    get_metric,
+    metric_names,
+    registry,
+)
+from harness.metrics.sacre import MetricResult
 from harness.metrics.significance import Interval
 
 __all__ = [
-    "METRIC_NAMES",
     "Evaluation",
     "Interval",
+    "MetricConfig",
     "MetricResult",
+    "MetricSpec",
     "NormalizationCounts",
     "ScoreRecord",
     "check_metric_names",
     "evaluate",
+    "get_metric",
     "load_stats",
+    "metric_names",
+    "registry",
 ]

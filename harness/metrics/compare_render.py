@@ -45,7 +45,7 @@ def _markdown_dataset(c: Comparison, d: DatasetComparison) -> str:
     use_bs, use_ar = c.method in ("bootstrap", "both"), c.method in ("ar", "both")
     header = ["System"]
     for m in d.metrics:
-        header.append(m.name + (" (lower is better)" if m.metric == "ter" else ""))
+        header.append(m.name + ("" if m.higher_is_better else " (lower is better)"))
         header += ["p (bootstrap)"] if use_bs else []
         header += ["p (AR)"] if use_ar else []
     rows = []

@@ -2,9 +2,10 @@
 
 Text flow: boundary normalization (NFC, exotic spaces) on hypotheses and references, then the
 scoring :class:`~harness.textnorm.NormalizationSpec` (tone marks, quotes). The primary score is
-computed on the spec-normalized text and its signature says so (``...|version:2.6.0|norm:nfc+
-tone:hòa``); when the spec does more than NFC, the boundary-only ("raw") score is kept beside it,
-never silently replaced.
+computed on the spec-normalized text and its signature says so
+(``...|version:2.6.0|textnorm:nfc+tone:hòa``; a key of its own, since sacrebleu's TER
+signature has a ``norm`` key already); when the spec does more than NFC, the boundary-only
+("raw") score is kept beside it, never silently replaced.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from typing import Any
 import numpy as np
 
 from harness.errors import MetricError, RunFolderError
-from harness.metrics.sacre import check_metric_names
+from harness.metrics.registry import (
+    MetricConfig,
+    MetricInputs,
+    MetricSpec,
+    get_metric,
+    metric_config,
+)
 from harness.metrics.significance import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -29,14 +36,7 @@ from harness.metrics.significance import (
     bootstrap_scores,
     estimate_ci,
 )
-from harness.metrics.stats import (
-    COLUMNS,
-    DISPLAY_NAMES,
-    check_stats,
-    extract_stats,
-    sacre_score,
-    segment_scores,
-)
+from harness.metrics.stats import extract_stats, segment_scores
 from harness.textnorm import NormalizationSpec, apply_spec_all, normalize_boundary_all
 
 log = logging.getLogger(__name__)
@@ -50,9 +50,9 @@ _RAW_PREFIX = "raw."
 class ScoreRecord:
     """One corpus metric, as it goes into results.json["scores"][metric]."""
 
-    metric: str  # harness name: bleu | chrf | chrf++ | ter
+    metric: str  # registry name: bleu | chrf | chrf++ | ter | ...
     score: float
-    signature: str  # sacrebleu signature + "|norm:<spec tag>"
+    signature: str  # the metric's own signature + "|textnorm:<spec tag>"
     sacrebleu_signature: str
     interval: Interval | None = None  # bootstrap, None when resampling is off
     n_resamples: int = 0
@@ -62,12 +62,16 @@ class ScoreRecord:
     raw_signature: str | None = None
 
     @property
+    def spec(self) -> MetricSpec:
+        return get_metric(self.metric)
+
+    @property
     def name(self) -> str:
-        return DISPLAY_NAMES[self.metric]
+        return self.spec.display_name
 
     @property
     def higher_is_better(self) -> bool:
-        return self.metric != "ter"
+        return self.spec.higher_is_better
 
     @property
     def ci95(self) -> tuple[float, float] | None:
@@ -139,7 +143,7 @@ class Evaluation:
         meta = {
             "format": STATS_FORMAT,
             "spec": self.spec.tag,
-            "columns": {k: list(COLUMNS[k.removeprefix(_RAW_PREFIX)]) for k in arrays},
+            "columns": {k: list(get_metric(k.removeprefix(_RAW_PREFIX)).columns) for k in arrays},
             "signatures": {k: r.signature for k, r in self.scores.items()},
         }
         return _write_npz_atomic(Path(path), arrays, meta)
@@ -176,7 +180,7 @@ def load_stats(path: Path, include_raw: bool = False) -> dict[str, np.ndarray]:
         if key.startswith(_RAW_PREFIX) and not include_raw:
             continue
         try:
-            check_stats(key.removeprefix(_RAW_PREFIX), array, where=f"{path}: ")
+            get_metric(key.removeprefix(_RAW_PREFIX)).check_stats(array, where=f"{path}: ")
         except MetricError as e:
             raise RunFolderError(str(e)) from e
         out[key] = array
@@ -186,16 +190,19 @@ def load_stats(path: Path, include_raw: bool = False) -> dict[str, np.ndarray]:
 def evaluate(
     hyps: Sequence[str],
     refs: Sequence[Sequence[str]],
-    metrics: Sequence[str],
+    metrics: Sequence[str | MetricConfig],
     spec: NormalizationSpec,
     bootstrap_resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    sources: Sequence[str] | None = None,
 ) -> Evaluation:
     """Score ``hyps`` against item-major ``refs`` (``refs[i]`` = references of segment ``i``).
 
+    ``metrics`` are registry names or metric configs; ``sources`` go to metrics that read them.
     ``bootstrap_resamples=0`` turns the intervals off. Raises MetricError on misaligned input.
     """
-    names = check_metric_names(metrics)
+    configs = [metric_config(m) for m in metrics]
+    names = [c.name for c in configs]
     if not names:
         raise MetricError("no metric to compute")
     if bootstrap_resamples < 0:
@@ -208,9 +215,13 @@ def evaluate(
         scored_hyps, n_hyp = apply_spec_all(raw_hyps, spec)
         scored_refs, n_ref = _map_refs(raw_refs, lambda texts: apply_spec_all(texts, spec))
         counts = replace(counts, spec_hypotheses=n_hyp, spec_references=n_ref)
-    scored = _extract_all(names, scored_hyps, scored_refs)
+    if sources is not None and len(sources) != len(hyps):
+        raise MetricError(f"{len(hyps)} hypotheses but {len(sources)} sources")
+    scored = _extract_all(configs, MetricInputs(scored_hyps, scored_refs, sources))
     # Only when the spec changes text is there a different "raw" number to keep beside it.
-    raw = {} if spec.is_identity else _extract_all(names, raw_hyps, raw_refs)
+    raw = (
+        {} if spec.is_identity else _extract_all(configs, MetricInputs(raw_hyps, raw_refs, sources))
+    )
     stats = {name: pair[0] for name, pair in scored.items()}
     boot = _Bootstrap(bootstrap_resamples, seed, stats)
     records = {name: _record(name, scored[name], raw.get(name), spec, boot) for name in names}
@@ -257,10 +268,14 @@ def _map_refs(refs: Sequence[Sequence[str]], fn: Any) -> tuple[list[list[str]], 
 
 
 def _extract_all(
-    names: Sequence[str], hyps: Sequence[str], refs: Sequence[Sequence[str]]
+    configs: Sequence[MetricConfig], inputs: MetricInputs
 ) -> dict[str, tuple[np.ndarray, str]]:
-    """metric -> (per-segment statistics, sacrebleu signature)."""
-    return {name: extract_stats(name, hyps, refs) for name in names}
+    """metric -> (per-segment statistics, the metric's signature)."""
+    out = {}
+    for config in configs:
+        extracted = get_metric(config.name).extract(config, inputs)
+        out[config.name] = (extracted.stats, extracted.signature)
+    return out
 
 
 def _record(
@@ -270,33 +285,26 @@ def _record(
     spec: NormalizationSpec,
     boot: _Bootstrap,
 ) -> ScoreRecord:
-    stats, sacre_sig = scored
-    score = sacre_score(name, stats)
+    stats, metric_sig = scored
+    metric = get_metric(name)
+    score = metric.corpus_score(stats)
     interval = boot.interval(name)
     return ScoreRecord(
         metric=name,
-        score=float(score.score),
-        signature=f"{sacre_sig}|norm:{spec.tag}",
-        sacrebleu_signature=sacre_sig,
+        score=score.score,
+        signature=signature_with_norm(metric_sig, spec.tag),
+        sacrebleu_signature=metric_sig,
         interval=interval,
         n_resamples=boot.n_resamples if interval else 0,
         seed=boot.seed if interval else None,
-        details=_details(name, score),
-        raw_score=None if raw is None else float(sacre_score(name, raw[0]).score),
-        raw_signature=None if raw is None else f"{raw[1]}|norm:nfc",
+        details=dict(score.details),
+        raw_score=None if raw is None else metric.corpus_score(raw[0]).score,
+        raw_signature=None if raw is None else signature_with_norm(raw[1], "nfc"),
     )
 
 
-def _details(name: str, score: Any) -> dict[str, Any]:
-    if name == "bleu":
-        return {
-            "precisions": [round(float(p), 4) for p in score.precisions],
-            "bp": round(float(score.bp), 4),
-            "ratio": round(float(score.ratio), 4),
-            "sys_len": int(score.sys_len),
-            "ref_len": int(score.ref_len),
-            "verbose": score._verbose,
-        }
-    if name == "ter":
-        return {"edits": float(score.num_edits), "ref_length": float(score.ref_length)}
-    return {}
+def signature_with_norm(signature: str, tag: str) -> str:
+    """The metric's signature plus the harness's own normalization, under a key of its own
+    (``textnorm``; sacrebleu's TER signature already has ``norm``), so that every signature
+    stays a list of distinct ``key:value`` pairs."""
+    return f"{signature}|textnorm:{tag}"

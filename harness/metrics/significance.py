@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.errors import MetricError
-from harness.metrics.stats import check_stats, scores_from_totals
+from harness.metrics.registry import get_metric
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_AR_TRIALS = 10000
@@ -95,7 +95,7 @@ def bootstrap_scores(
     key mapping to a metric via ``key.split('@')[0]``), all drawn from the same resamples."""
     n = _common_length(stats)
     for key, s in stats.items():
-        check_stats(_metric_of(key), s, where=f"{key}: ")
+        get_metric(_metric_of(key)).check_stats(s, where=f"{key}: ")
     # One wide matrix, so each chunk of resamples is a single matrix product.
     keys = list(stats)
     wide = np.hstack([np.asarray(stats[k], dtype=np.float64) for k in keys])
@@ -104,7 +104,7 @@ def bootstrap_scores(
     for counts in resample_counts(n, n_resamples, seed):
         totals = counts @ wide
         for key, lo, hi in zip(keys, bounds[:-1], bounds[1:], strict=True):
-            parts[key].append(scores_from_totals(_metric_of(key), totals[:, lo:hi]))
+            parts[key].append(get_metric(_metric_of(key)).scores_from_totals(totals[:, lo:hi]))
     return {key: np.concatenate(chunks) for key, chunks in parts.items()}
 
 
@@ -205,13 +205,14 @@ def approximate_randomization(
     _check_systems(systems, scores, baseline)
     n = _common_length(systems)
     base = np.asarray(systems[baseline], dtype=np.float64)
-    check_stats(metric, base, where=f"{baseline}: ")
+    spec = get_metric(metric)
+    spec.check_stats(base, where=f"{baseline}: ")
     out: dict[str, float] = {}
     for name, stats in systems.items():
         if name == baseline:
             continue
         other = np.asarray(stats, dtype=np.float64)
-        check_stats(metric, other, where=f"{name}: ")
+        spec.check_stats(other, where=f"{name}: ")
         # a = swap @ base + (1 - swap) @ other = swap @ (base - other) + sum(other)
         delta, other_sum, both_sum = base - other, other.sum(0), base.sum(0) + other.sum(0)
         observed = abs(scores[baseline] - scores[name])
@@ -219,7 +220,7 @@ def approximate_randomization(
         # sacrebleu reseeds per system, so every system sees the same swaps: do the same.
         for swap in _swap_chunks(n, n_trials, seed):
             a = swap @ delta + other_sum
-            diff = np.abs(scores_from_totals(metric, a) - scores_from_totals(metric, both_sum - a))
+            diff = np.abs(spec.scores_from_totals(a) - spec.scores_from_totals(both_sum - a))
             exceed += _count_extreme(diff, observed)
         out[name] = (exceed + 1) / (n_trials + 1)
     return out

@@ -43,9 +43,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "ter": ("edits", "avg_ref_len"),
 }
 
-# The name sacrebleu prints for each metric (and keys paired results by).
-DISPLAY_NAMES = {"bleu": "BLEU", "chrf": "chrF2", "chrf++": "chrF2++", "ter": "TER"}
-
 # sacrebleu's floor for log(0) (sacrebleu.utils.my_log).
 _LOG_ZERO = -9999999999.0
 _CHRF_BETA = 2

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from harness.report.tables import METRIC_TITLES, Table
+from harness.errors import HarnessError
+from harness.metrics.registry import get_metric
+from harness.report.tables import MISMATCH_NOTE, Column, Table, metric_title
 from harness.store import ResultLeaf
 
 _BAR_HEIGHT = 22
@@ -37,7 +39,7 @@ def render_html(table: Table, leaves: Sequence[ResultLeaf], title: str = "EN→V
         f"<h1>{escape(title)}</h1>",
         _html_table(table),
         _legend(table),
-        *(_chart(table, dataset, metric) for dataset, metric in table.columns),
+        *(_chart(table, column) for column in table.columns),
         _provenance(leaves),
         "</body></html>",
     ]
@@ -45,14 +47,12 @@ def render_html(table: Table, leaves: Sequence[ResultLeaf], title: str = "EN→V
 
 
 def _html_table(table: Table) -> str:
-    head = "".join(
-        f"<th>{escape(d)} {escape(METRIC_TITLES.get(m, m))}</th>" for d, m in table.columns
-    )
+    head = "".join(f"<th>{escape(c.header)}</th>" for c in table.columns)
     rows = []
     for model in table.models:
         cells = []
-        for dataset, metric in table.columns:
-            cell = table.get(model, dataset, metric)
+        for column in table.columns:
+            cell = table.cell(model, column)
             css = ' class="sig"' if cell and cell.significant else ""
             cells.append(f"<td{css}>{escape(cell.text()) if cell else '–'}</td>")
         rows.append(f"<tr><td>{escape(model)}</td>{''.join(cells)}</tr>")
@@ -71,19 +71,21 @@ def _legend(table: Table) -> str:
             "<li>* / bold: differs from the baseline with p &lt; 0.05 "
             "(paired bootstrap, Holm-adjusted).</li>"
         )
+    if table.mismatched:
+        items.append(f"<li>{escape(MISMATCH_NOTE)}</li>")
     return f'<ul class="note">{"".join(items)}</ul>'
 
 
-def _chart(table: Table, dataset: str, metric: str) -> str:
+def _chart(table: Table, column: Column) -> str:
     """Horizontal bars with 95% interval whiskers; the axis runs 0–100 (TER: lower is better)."""
-    rows = [(m, table.get(m, dataset, metric)) for m in table.models]
+    rows = [(m, table.cell(m, column)) for m in table.models]
     rows = [(m, c) for m, c in rows if c is not None]
     top = max([100.0] + [c.score + (c.plus_minus or 0) for _, c in rows])
     scale = _PLOT_WIDTH / top
     height = _BAR_HEIGHT * len(rows) + 24
     svg = [
         f'<svg width="{_LABEL_WIDTH + _PLOT_WIDTH + 70}" height="{height}" role="img" '
-        f'aria-label="{escape(dataset)} {escape(metric)}">'
+        f'aria-label="{escape(column.header)}">'
     ]
     for i, (model, cell) in enumerate(rows):
         y = i * _BAR_HEIGHT + 4
@@ -115,9 +117,17 @@ def _chart(table: Table, dataset: str, metric: str) -> str:
         f'<text x="{_LABEL_WIDTH + _PLOT_WIDTH}" y="{axis_y}" font-size="10" '
         f'text-anchor="end">{top:.0f}</text></svg>'
     )
-    better = "lower is better" if metric == "ter" else "higher is better"
-    caption = f"{escape(dataset)} — {escape(METRIC_TITLES.get(metric, metric))} ({better})"
+    better = _direction(column.metric)
+    name = f"{column.dataset} {column.variant}" if column.variant else column.dataset
+    caption = f"{escape(name)} — {escape(metric_title(column.metric))} ({better})"
     return f"<figure><figcaption>{caption}</figcaption>{''.join(svg)}</figure>"
+
+
+def _direction(metric: str) -> str:
+    try:
+        return get_metric(metric).direction
+    except HarnessError:
+        return "higher is better"
 
 
 def _provenance(leaves: Sequence[ResultLeaf]) -> str:

@@ -29,7 +29,7 @@ def attach_significance(run_dir: Path, config: RunConfig, leaf_dirs: Sequence[Pa
     comparison = compare_runs(
         list(leaf_dirs),
         baseline=stats_cfg.baseline,
-        metrics=config.metrics,
+        metrics=config.metric_names,
         resamples=stats_cfg.bootstrap_resamples or 1000,
         seed=stats_cfg.seed,
         method="both",

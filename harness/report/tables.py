@@ -1,6 +1,9 @@
-"""Benchmark tables: rows are models, columns are dataset × metric.
+"""Benchmark tables: rows are models, columns are one dataset *as scored* × one metric.
 
-Reads finished results (``results.json``) only, so ``harness table`` never imports torch.
+Reads finished results (``results.json``) only, so ``harness table`` never imports torch. A
+column never mixes numbers computed differently (another data fingerprint or segment count,
+another metric signature): such results are refused with a message naming what differs, or,
+with ``allow_mismatch``, put in separate columns labelled with the difference and marked.
 """
 
 from __future__ import annotations
@@ -13,11 +16,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.metrics.registry import get_metric
+from harness.report.scored_as import MismatchError, ScoredAs, mismatch_message, variant_labels
 from harness.store import ResultLeaf
 
 FORMATS = ("markdown", "csv", "json", "latex", "html")
 SIGNIFICANCE_LEVEL = 0.05
-METRIC_TITLES = {"bleu": "BLEU", "chrf": "chrF", "chrf++": "chrF++", "ter": "TER"}
+MISMATCH_MARK = "≠"  # on the header of a column split off because it was scored differently
+MISMATCH_NOTE = (
+    f"{MISMATCH_MARK}: shown with --allow-mismatch; these columns share a dataset name but were "
+    "scored on other data or with other settings (the label says which): do not compare them"
+)
+
+
+def metric_title(metric: str) -> str:
+    """The table header of a metric (its registry title; the name itself if unknown)."""
+    try:
+        return get_metric(metric).title
+    except HarnessError:
+        return metric
 
 
 @dataclass(frozen=True)
@@ -38,33 +55,77 @@ class Cell:
         if self.plus_minus is not None:
             text += f" ± {self.plus_minus:.{digits}f}"
         text += "*" if self.significant else ""
-        if self.raw_score is not None:
-            text += f" (raw {self.raw_score:.{digits}f})"
+        # The raw score only where it reads differently: an equal one says nothing.
+        raw = None if self.raw_score is None else f"{self.raw_score:.{digits}f}"
+        if raw is not None and raw != f"{self.score:.{digits}f}":
+            text += f" (raw {raw})"
         return text
+
+
+@dataclass(frozen=True)
+class Column:
+    """One dataset as scored by one metric; ``variant`` labels it when the same dataset name and
+    metric come in several versions (``[2 segments]``, ``[textnorm:nfc+tone:hoà]``)."""
+
+    dataset: str
+    metric: str
+    variant: str = ""
+    scored_as: ScoredAs | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.dataset, self.metric, self.variant)
+
+    @property
+    def header(self) -> str:
+        name = f"{self.dataset} {self.variant}" if self.variant else self.dataset
+        mark = f" {MISMATCH_MARK}" if self.variant else ""
+        return f"{name} {metric_title(self.metric)}{mark}"
+
+    @property
+    def signature(self) -> str | None:
+        return self.scored_as.signature if self.scored_as else None
 
 
 @dataclass
 class Table:
-    """A models × (dataset, metric) grid; missing cells are None."""
+    """A models × column grid; missing cells are None."""
 
     models: list[str] = field(default_factory=list)
-    columns: list[tuple[str, str]] = field(default_factory=list)
-    cells: dict[tuple[str, str, str], Cell] = field(default_factory=dict)
-    # metric -> signature -> datasets scored with it (several when settings differ by column)
-    signatures: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    columns: list[Column] = field(default_factory=list)
+    cells: dict[tuple[str, tuple[str, str, str]], Cell] = field(default_factory=dict)
+    mismatched: bool = False  # columns were split because results were scored differently
+
+    def get(self, model: str, dataset: str, metric: str, variant: str = "") -> Cell | None:
+        return self.cells.get((model, (dataset, metric, variant)))
+
+    def cell(self, model: str, column: Column) -> Cell | None:
+        return self.cells.get((model, column.key))
+
+    def rows_of(self, column: Column) -> list[str]:
+        return [m for m in self.models if self.cell(m, column) is not None]
 
     def signature_lines(self) -> list[tuple[str, str]]:
-        """(label, signature) per distinct signature: ``BLEU`` or ``BLEU (ds1, ds2)``."""
+        """(label, signature) per column group that shares a signature: ``BLEU`` when every
+        column and row of a metric shares one, else ``BLEU on ds1 (rows: a, b)``."""
         out = []
-        for metric, by_signature in self.signatures.items():
-            title = METRIC_TITLES.get(metric, metric)
-            for signature, datasets in by_signature.items():
-                label = title if len(by_signature) == 1 else f"{title} ({', '.join(datasets)})"
-                out.append((label, signature))
+        metrics = list(dict.fromkeys(c.metric for c in self.columns))
+        for metric in metrics:
+            columns = [c for c in self.columns if c.metric == metric and c.signature]
+            by_sig: dict[str, list[Column]] = {}
+            for column in columns:
+                by_sig.setdefault(str(column.signature), []).append(column)
+            title = metric_title(metric)
+            for signature, group in by_sig.items():
+                if len(by_sig) == 1:
+                    out.append((title, signature))
+                    continue
+                names = ", ".join(
+                    f"{c.dataset} {c.variant}" if c.variant else c.dataset for c in group
+                )
+                rows = list(dict.fromkeys(r for c in group for r in self.rows_of(c)))
+                out.append((f"{title} on {names} (rows: {', '.join(rows)})", signature))
         return out
-
-    def get(self, model: str, dataset: str, metric: str) -> Cell | None:
-        return self.cells.get((model, dataset, metric))
 
 
 def _cell(record: dict[str, Any], significance: dict[str, Any] | None, metric: str) -> Cell:
@@ -100,36 +161,74 @@ def row_labels(leaves: Sequence[ResultLeaf]) -> list[str]:
     ]
 
 
-def build_table(leaves: Sequence[ResultLeaf], metrics: Sequence[str] | None = None) -> Table:
-    """Collect results into a table; the same result twice (one folder given twice) is an error."""
+def scored_as(leaf: ResultLeaf, metric: str, record: dict[str, Any]) -> ScoredAs:
+    """How ``leaf`` scored ``metric``: its data (fingerprint, segments) and signature."""
+    dataset = leaf.results.get("dataset", {})
+    return ScoredAs(
+        dataset=leaf.dataset,
+        fingerprint=str(dataset.get("fingerprint", "")),
+        segments=int(dataset.get("segments", -1)),
+        metric=metric,
+        signature=str(record.get("signature", "")),
+    )
+
+
+@dataclass
+class _Entry:
+    model: str
+    leaf: ResultLeaf
+    metric: str
+    record: dict[str, Any]
+    scored: ScoredAs
+
+
+def build_table(
+    leaves: Sequence[ResultLeaf],
+    metrics: Sequence[str] | None = None,
+    *,
+    allow_mismatch: bool = False,
+) -> Table:
+    """Collect results into a table. The same result twice (one folder given twice) is an
+    error; so are results of one dataset name and metric computed differently, unless
+    ``allow_mismatch`` (then each version gets its own labelled column)."""
     table = Table()
+    entries: list[_Entry] = []
     for leaf, model in zip(leaves, row_labels(leaves), strict=True):
-        dataset = leaf.dataset
         if model not in table.models:
             table.models.append(model)
         for metric, record in leaf.results.get("scores", {}).items():
             if metrics and metric not in metrics:
                 continue
-            if (dataset, metric) not in table.columns:
-                table.columns.append((dataset, metric))
-            key = (model, dataset, metric)
+            entries.append(_Entry(model, leaf, metric, record, scored_as(leaf, metric, record)))
+    groups: dict[tuple[str, str], list[_Entry]] = {}
+    for entry in entries:
+        groups.setdefault((entry.leaf.dataset, entry.metric), []).append(entry)
+    for (dataset, metric), group in groups.items():
+        variants = list(dict.fromkeys(e.scored for e in group))
+        if len(variants) > 1 and not allow_mismatch:
+            first = next(e for e in group if e.scored == variants[0])
+            other = next(e for e in group if e.scored == variants[1])
+            raise MismatchError(
+                mismatch_message(
+                    metric_title(metric),
+                    dataset,
+                    (first.scored, str(first.leaf.path)),
+                    (other.scored, str(other.leaf.path)),
+                )
+            )
+        table.mismatched |= len(variants) > 1
+        labels = dict(zip(variants, variant_labels(variants), strict=True))
+        for variant in variants:
+            table.columns.append(Column(dataset, metric, labels[variant], variant))
+        for entry in group:
+            key = (entry.model, (dataset, metric, labels[entry.scored]))
             if key in table.cells:
                 raise HarnessError(
-                    f"{model} on {dataset} appears twice (second copy in {leaf.path}); "
-                    f"pass each run folder once"
+                    f"{entry.model} on {dataset} appears twice (second copy in "
+                    f"{entry.leaf.path}); pass each run folder once"
                 )
-            table.cells[key] = _cell(record, leaf.results.get("significance"), metric)
-            if record.get("signature"):
-                datasets = table.signatures.setdefault(metric, {}).setdefault(
-                    record["signature"], []
-                )
-                if dataset not in datasets:
-                    datasets.append(dataset)
+            table.cells[key] = _cell(entry.record, entry.leaf.results.get("significance"), metric)
     return table
-
-
-def _header(dataset: str, metric: str) -> str:
-    return f"{dataset} {METRIC_TITLES.get(metric, metric)}"
 
 
 def render_table(table: Table, fmt: str = "markdown", digits: int = 1) -> str:
@@ -145,23 +244,26 @@ def render_table(table: Table, fmt: str = "markdown", digits: int = 1) -> str:
 
 
 def _markdown(table: Table, digits: int) -> str:
-    header = ["model", *(_header(d, m) for d, m in table.columns)]
+    header = ["model", *(c.header for c in table.columns)]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * len(table.columns)) + "|",
     ]
     for model in table.models:
         row = [model]
-        for dataset, metric in table.columns:
-            cell = table.get(model, dataset, metric)
+        for column in table.columns:
+            cell = table.cell(model, column)
             row.append(cell.text(digits) if cell else "–")
         lines.append("| " + " | ".join(row) + " |")
-    if table.signatures:
+    signature_lines = table.signature_lines()
+    if signature_lines:
         lines.append("")
-        lines.extend(f"- {label}: `{sig}`" for label, sig in table.signature_lines())
+        lines.extend(f"- {label}: `{sig}`" for label, sig in signature_lines)
+    if table.mismatched:
+        lines.append(f"- {MISMATCH_NOTE}")
     if any(c.plus_minus is not None for c in table.cells.values()):
         lines.append("- ± is half the width of the 95% bootstrap confidence interval.")
-    if any(c.raw_score is not None for c in table.cells.values()):
+    if any("(raw" in c.text(digits) for c in table.cells.values()):
         lines.append("- (raw …) is the score before the optional normalization in the signature.")
     baselines = sorted({c.baseline for c in table.cells.values() if c.baseline})
     if baselines:
@@ -175,16 +277,19 @@ def _markdown(table: Table, digits: int) -> str:
 def _csv(table: Table) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["model", "dataset", "metric", "score", "plus_minus", "p_value", "signature"])
+    writer.writerow(
+        ["model", "dataset", "variant", "metric", "score", "plus_minus", "p_value", "signature"]
+    )
     for model in table.models:
-        for dataset, metric in table.columns:
-            cell = table.get(model, dataset, metric)
+        for column in table.columns:
+            cell = table.cell(model, column)
             if cell is not None:
                 writer.writerow(
                     [
                         model,
-                        dataset,
-                        metric,
+                        column.dataset,
+                        column.variant,
+                        column.metric,
                         f"{cell.score:.4f}",
                         "" if cell.plus_minus is None else f"{cell.plus_minus:.4f}",
                         "" if cell.p_value is None else f"{cell.p_value:.4f}",
@@ -198,8 +303,9 @@ def _json(table: Table) -> str:
     rows = [
         {
             "model": model,
-            "dataset": dataset,
-            "metric": metric,
+            "dataset": column.dataset,
+            "variant": column.variant or None,
+            "metric": column.metric,
             "score": cell.score,
             "plus_minus": cell.plus_minus,
             "p_value": cell.p_value,
@@ -207,8 +313,8 @@ def _json(table: Table) -> str:
             "signature": cell.signature,
         }
         for model in table.models
-        for dataset, metric in table.columns
-        if (cell := table.get(model, dataset, metric)) is not None
+        for column in table.columns
+        if (cell := table.cell(model, column)) is not None
     ]
     return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
 
@@ -230,13 +336,15 @@ def _latex_escape(text: str) -> str:
 
 def _latex(table: Table, digits: int) -> str:
     spec = "l" + "r" * len(table.columns)
-    header = " & ".join(["Model", *(_latex_escape(_header(d, m)) for d, m in table.columns)])
+    header = " & ".join(["Model", *(_latex_escape(c.header) for c in table.columns)])
     lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule", header + " \\\\", "\\midrule"]
     for model in table.models:
         cells = []
-        for dataset, metric in table.columns:
-            cell = table.get(model, dataset, metric)
+        for column in table.columns:
+            cell = table.cell(model, column)
             cells.append(cell.text(digits).replace("±", "$\\pm$") if cell else "--")
         lines.append(" & ".join([_latex_escape(model), *cells]) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
+    if table.mismatched:
+        lines.append(f"% {MISMATCH_NOTE}")
     return "\n".join(lines) + "\n"

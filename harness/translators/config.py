@@ -6,9 +6,9 @@ says exactly how its hypotheses were produced.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Field, model_validator
 
 from harness.configbase import StrictModel
 from harness.data.config import DatasetEntry
@@ -104,20 +104,3 @@ class CT2ModelConfig(_ModelCommon):
         if self.preset == "causal-lm":
             raise ValueError("backend 'ctranslate2' runs encoder-decoder models only; use 'hf'")
         return self
-
-
-def _backend_of(value: Any) -> str:
-    # A missing backend means "hf", so existing configs without the key keep working.
-    if isinstance(value, dict):
-        return str(value.get("backend", "hf"))
-    return str(getattr(value, "backend", "hf"))
-
-
-ModelConfig = Annotated[
-    Annotated[HFModelConfig, Tag("hf")] | Annotated[CT2ModelConfig, Tag("ctranslate2")],
-    Discriminator(
-        _backend_of,
-        custom_error_type="unknown_backend",
-        custom_error_message="unknown backend: expected 'hf' or 'ctranslate2'",
-    ),
-]

@@ -7,6 +7,7 @@ prefix, and outputs go through the same post-processing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -59,12 +60,16 @@ def _revision_tag(revision: str) -> str:
 def converted_dir(
     cache_dir: Path, source: ModelSource, compute_type: str, preset_start: bool = False
 ) -> Path:
-    """``cache_dir/ct2/<model slug>-<revision>-<compute type>[-startprefix]``.
+    """``cache_dir/ct2/<model slug>-<revision>-<compute type>-<converter>[-startprefix]``.
 
-    A conversion for a preset that starts decoding from a target prefix (VinAI) differs from
-    the plain one of the same weights, so it gets its own folder.
+    ``<converter>`` is a short hash of the ctranslate2 and transformers versions that convert:
+    another converter may write another model from the same weights. A conversion for a preset
+    that starts decoding from a target prefix (VinAI) differs from the plain one of the same
+    weights, so it gets its own folder.
     """
-    name = f"{_slug(source.model_id)}-{_revision_tag(source.revision)}-{compute_type}"
+    versions = package_versions(("ctranslate2", "transformers"))
+    converter = hashlib.sha256(json.dumps(versions, sort_keys=True).encode()).hexdigest()[:8]
+    name = f"{_slug(source.model_id)}-{_revision_tag(source.revision)}-{compute_type}-{converter}"
     return Path(cache_dir) / "ct2" / (name + ("-startprefix" if preset_start else ""))
 
 

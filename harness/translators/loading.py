@@ -8,8 +8,6 @@ be reached.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import logging
 import os
 from collections.abc import Callable
@@ -18,15 +16,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.errors import ModelNotFoundError, TranslatorError
+from harness.filehash import folder_fingerprint
 from harness.translators.config import looks_like_local_path
 from harness.translators.presets import Preset, resolve_preset
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# Files whose bytes decide what a local model computes; tokenizer files change inputs as well.
-_HASHED_SUFFIXES = (".safetensors", ".bin", ".json", ".spm", ".model", ".txt")
 
 
 @dataclass(frozen=True)
@@ -35,7 +31,8 @@ class ModelSource:
 
     ``load_path`` goes to ``from_pretrained``: the local folder, or the hub id (then
     ``load_revision`` too). ``revision`` is what provenance records: the commit sha of a hub
-    snapshot, ``sha256:<hex>`` over a local folder's files, or ``"unresolved"``.
+    snapshot, ``sha256:<hex>`` over every file of a local folder (:mod:`harness.filehash`), or
+    ``"unresolved"``.
     """
 
     model_id: str
@@ -57,30 +54,6 @@ def not_found_error(model: str) -> ModelNotFoundError:
         "pass a local folder as model: in the config (e.g. one saved with save_pretrained) "
         "or set HF_HOME to a cache that has it"
     )
-
-
-def folder_fingerprint(folder: Path) -> str:
-    """``sha256:<hex>`` over the names and bytes of a model folder's config, tokenizer, weights.
-
-    Hashing multi-GB weights takes a while, and a run asks more than once (the model check,
-    then the load), so the result is kept for as long as the files' sizes and times stay.
-    """
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(_HASHED_SUFFIXES))
-    stamp = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files)
-    return _hash_files(str(folder.resolve()), stamp)
-
-
-@functools.lru_cache(maxsize=64)
-def _hash_files(folder: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
-    digest = hashlib.sha256()
-    for name, _, _ in stamp:
-        path = Path(folder) / name
-        if path.is_file():
-            digest.update(path.name.encode() + b"\0")
-            with path.open("rb") as fh:
-                for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
-                    digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
 
 
 def _cached_snapshot(model: str, revision: str | None) -> Path | None:

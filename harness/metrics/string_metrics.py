@@ -1,0 +1,83 @@
+"""The sacrebleu metrics (BLEU, chrF, chrF++, TER) as registry entries.
+
+Statistics come from sacrebleu's own extraction (:mod:`harness.metrics.stats`), signatures are
+sacrebleu's, and corpus scores are sacrebleu's ``_compute_score_from_stats`` on the summed
+statistics, so every number equals the ``sacrebleu`` CLI's on the same (NFC) text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.errors import MetricError
+from harness.metrics import stats as sacre_stats
+from harness.metrics.registry import (
+    CorpusScore,
+    Extracted,
+    MetricConfig,
+    MetricInputs,
+    MetricSpec,
+)
+
+
+def _extractor(name: str):
+    def extract(config: MetricConfig, inputs: MetricInputs) -> Extracted:
+        if inputs.references is None:
+            raise MetricError(f"{name} needs references")
+        stats, signature = sacre_stats.extract_stats(name, inputs.hypotheses, inputs.references)
+        return Extracted(stats, signature)
+
+    return extract
+
+
+def _corpus(name: str):
+    def corpus_score(stats: np.ndarray) -> CorpusScore:
+        score = sacre_stats.sacre_score(name, stats)
+        return CorpusScore(float(score.score), _details(name, score))
+
+    return corpus_score
+
+
+def _details(name: str, score: Any) -> dict[str, Any]:
+    if name == "bleu":
+        return {
+            "precisions": [round(float(p), 4) for p in score.precisions],
+            "bp": round(float(score.bp), 4),
+            "ratio": round(float(score.ratio), 4),
+            "sys_len": int(score.sys_len),
+            "ref_len": int(score.ref_len),
+            "verbose": score._verbose,
+        }
+    if name == "ter":
+        return {"edits": float(score.num_edits), "ref_length": float(score.ref_length)}
+    return {}
+
+
+def _spec(name: str, display: str, title: str, *, higher: bool = True, per_segment: bool = True):
+    def totals(t: np.ndarray) -> np.ndarray:
+        return sacre_stats.scores_from_totals(name, t)
+
+    def segments(stats: np.ndarray) -> np.ndarray:
+        return np.asarray(sacre_stats.segment_scores(name, stats))
+
+    return MetricSpec(
+        name=name,
+        display_name=display,
+        title=title,
+        higher_is_better=higher,
+        columns=sacre_stats.COLUMNS[name],
+        extract=_extractor(name),
+        corpus_score=_corpus(name),
+        scores_from_totals=totals,
+        segment_scores=segments if per_segment else None,
+        description=f"sacrebleu {display} with the sacrebleu CLI's defaults",
+    )
+
+
+# Sentence BLEU needs effective order, which its corpus statistics do not give: no segment scores.
+BLEU = _spec("bleu", "BLEU", "BLEU", per_segment=False)
+CHRF = _spec("chrf", "chrF2", "chrF")
+CHRF_PLUS = _spec("chrf++", "chrF2++", "chrF++")
+TER = _spec("ter", "TER", "TER", higher=False)
