@@ -49,3 +49,38 @@ def test_corrupt_cache_file_is_a_clear_error(tmp_path):
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(HarnessError, match="--no-cache"):
         TranslationCache(path)
+
+
+def test_cache_info_lists_translators_and_clear_removes_them(tmp_path, tiny_marian, capsys):
+    import json
+
+    from test_cli import write_config
+
+    from harness.cli import main
+
+    cache_dir = tmp_path / "cache"
+    config = write_config(tmp_path, tiny_marian, cache_dir=str(cache_dir))
+    assert main(["run", str(config), "-q"]) == 0
+    assert main(["run", str(config), "-q", "--set", "models.0.num_beams=2"]) == 0
+    capsys.readouterr()
+    assert main(["cache", "info", "--cache-dir", str(cache_dir), "--format", "json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["bytes"] > 0 and len(info["translators"]) == 2
+    for group in info["translators"]:
+        assert group["rows"] == 5 and group["labels"] == ["tiny"]
+        assert group["model"] == str(tiny_marian)
+        assert group["identity"]["versions"]["harness"]
+    beams = sorted(g["identity"]["settings"]["num_beams"] for g in info["translators"])
+    assert beams == [1, 2]
+    assert main(["cache", "info", "--cache-dir", str(cache_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "10 translations from 2 translator(s)" in text and "num_beams=2" in text
+    assert main(["cache", "clear", "--cache-dir", str(cache_dir), "--model", "nope"]) == 2
+    assert "no cached translations of a model called 'nope'" in capsys.readouterr().err
+    assert main(["cache", "clear", "--cache-dir", str(cache_dir), "--older-than", "1"]) == 0
+    assert "deleted 0" in capsys.readouterr().out
+    assert main(["cache", "clear", "--cache-dir", str(cache_dir), "--model", "tiny"]) == 0
+    assert "deleted 10" in capsys.readouterr().out
+    assert main(["cache", "info", "--cache-dir", str(cache_dir)]) == 0
+    assert "0 translations from 0 translator(s)" in capsys.readouterr().out
+    assert main(["cache", "info", "--cache-dir", str(tmp_path / "none")]) == 2
