@@ -19,7 +19,6 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +46,9 @@ def harness_version() -> str:
 
 def library_versions(names: tuple[str, ...]) -> dict[str, str]:
     """Installed versions of the libraries that produce a backend's text ("absent" if none)."""
-    out = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
+    from harness.translators.runtime import package_versions
+
+    return package_versions(names)
 
 
 # A memo: (kind, key, compute) -> value; the cache keeps resolved presets across runs.
