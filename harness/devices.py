@@ -49,6 +49,31 @@ def torch_built_with_cuda() -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_kind() -> str:
+    """The CPU's vendor and widest vector instruction set (``GenuineIntel/avx512``): quantized
+    CPU kernels (CTranslate2 int8) pick code paths by it, and their outputs can differ."""
+    vendor, flags = "unknown", set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == "vendor_id":
+                    vendor = value.strip()
+                elif key.strip() in ("flags", "Features"):
+                    flags = set(value.split())
+                    break
+    except OSError:
+        import platform
+
+        return platform.machine() or "unknown"
+    isa = next(
+        (name for name in ("avx512bw", "avx2", "avx", "neon", "asimd", "sse4_1") if name in flags),
+        "baseline",
+    )
+    return f"{vendor}/{isa}"
+
+
 def no_gpu_for_torch() -> bool:
     """True when torch certainly sees no CUDA GPU (so ``auto`` means CPU, float32)."""
     return not torch_built_with_cuda() or cuda_driver_devices() == 0

@@ -123,7 +123,14 @@ def ct2_runtime(cfg: Any) -> dict[str, str]:
             import ctranslate2
 
             device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    return {"device_kind": device.split(":")[0], "compute_type": cfg.compute_type}
+    kind = device.split(":")[0]
+    runtime = {"device_kind": kind, "compute_type": cfg.compute_type}
+    if kind == "cpu" and cfg.compute_type.startswith("int8"):
+        from harness.devices import cpu_kind
+
+        # int8 kernels are chosen by instruction set, and their outputs differ (measured).
+        runtime["cpu"] = cpu_kind()
+    return runtime
 
 
 def build_transformers_translator(cfg: Any, options: BuildOptions) -> Translator:
