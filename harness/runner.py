@@ -24,6 +24,7 @@ from harness.distributed import (
     translate_shards,
 )
 from harness.errors import ConfigError, TranslatorError
+from harness.progress import ProgressLog
 from harness.provenance import environment
 from harness.report.run_reports import attach_significance, write_run_report
 from harness.segments import LoadedDataset
@@ -291,7 +292,10 @@ def _log_load_report(label: str, data: LoadedDataset) -> None:
 
 
 def translate_segments(
-    sources: Sequence[str], session: _ModelSession, cache: TranslationCache | None
+    sources: Sequence[str],
+    session: _ModelSession,
+    cache: TranslationCache | None,
+    label: str | None = None,
 ) -> Translation:
     """Hypotheses for ``sources`` in order: cached ones looked up, the rest translated.
 
@@ -302,12 +306,25 @@ def translate_segments(
         found = cache.get_many(session.key, sources)
         hypotheses = [found.get(s) for s in sources]
     todo = [i for i, h in enumerate(hypotheses) if h is None]
+    if label is not None:
+        log.info(
+            "translating %s (%d segments: %d from the cache, %d to translate)",
+            label, len(sources), len(sources) - len(todo), len(todo),
+        )  # fmt: skip
     seconds = 0.0
     if todo:
         translator = session.translator()
         todo_sources = [sources[i] for i in todo]
+        # Log lines where no live bar shows (stderr not a terminal): batch jobs see progress.
+        progress = ProgressLog(
+            f"translating {label or session.label}",
+            len(sources),
+            cached=len(sources) - len(todo),
+            enabled=not session.options.progress,
+        )
 
         def on_batch(positions: Sequence[int], outputs: Sequence[str]) -> None:
+            progress.update(len(positions))
             if cache is not None:
                 cache.put_many(
                     session.key,
@@ -341,10 +358,10 @@ def _evaluate_leaf(
     config = resolved.config
     model_name = session.label
     leaf_dir = resolved.run_dir / slug(model_name) / slug(data_name)
-    log.info("translating %s with %s (%d segments)", data_name, model_name, len(data.segments))
     sources = [s.source for s in data.segments]
     started = time.perf_counter()
-    translation = translate_segments(sources, session, session.cache)
+    label = f"{data_name} with {model_name}"
+    translation = translate_segments(sources, session, session.cache, label)
     references = [list(s.references) for s in data.segments]
     scoring_started = time.perf_counter()
     evaluation = evaluate(
@@ -354,6 +371,8 @@ def _evaluate_leaf(
         spec=config.normalize.spec(),
         bootstrap_resamples=config.statistics.bootstrap_resamples,
         seed=config.statistics.seed,
+        # Lines where no bar shows; the INFO level keeps them out of -q runs.
+        progress_label=None if session.options.progress else f"scoring {label}",
     )
     scoring_seconds = time.perf_counter() - scoring_started
     # The files hold the text that was scored (NFC, plain spaces), not the raw bytes.
