@@ -9,10 +9,13 @@ Layout (see docs/run-folder.md)::
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -45,6 +48,43 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextlib.contextmanager
+def atomic_dir(path: Path) -> Iterator[Path]:
+    """Yield a hidden temporary folder beside ``path`` to fill; when the block ends without an
+    error it is renamed to ``path`` (replacing an earlier folder of that name), otherwise it
+    is removed. A reader sees a complete folder or none, never one with half its files."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, default_mode(directory=True))
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old)  # a folder cannot be renamed over a non-empty one
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def writing(what: str, where: Path) -> Iterator[None]:
+    """Turn an OSError while writing ``what`` into a two-line :class:`RunFolderError`."""
+    try:
+        yield
+    except OSError as e:
+        reason = e.strerror or str(e)
+        hint = "free some space" if e.errno in (errno.ENOSPC, errno.EDQUOT) else "fix that"
+        raise RunFolderError(
+            f"cannot write {what} to {where}: {reason}\n"
+            f"nothing half-written is left there; {hint} (or set output_dir) and rerun: "
+            "finished translations are in the cache"
+        ) from e
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
@@ -99,11 +139,18 @@ def find_result_leaves(roots: Sequence[Path]) -> list[ResultLeaf]:
         if not root.exists():
             raise RunFolderError(f"run folder not found: {root}")
         found = [root / RESULTS_FILE] if (root / RESULTS_FILE).is_file() else []
-        found = found or _listed_in_summary(root) or sorted(root.rglob(RESULTS_FILE))
+        found = found or _listed_in_summary(root) or _results_under(root)
         if not found:
             raise RunFolderError(f"no {RESULTS_FILE} under {root}: not a finished run folder")
         leaves.extend(ResultLeaf(path=p.parent, results=read_results(p)) for p in found)
     return leaves
+
+
+def _results_under(root: Path) -> list[Path]:
+    """Every results.json below ``root``, leaving out hidden folders (a result folder being
+    written, or left by a run that was killed; see :func:`atomic_dir`)."""
+    found = sorted(root.rglob(RESULTS_FILE))
+    return [p for p in found if not any(part.startswith(".") for part in p.relative_to(root).parts)]
 
 
 def _listed_in_summary(root: Path) -> list[Path]:
