@@ -196,7 +196,7 @@ def _render(leaves: Sequence[ResultLeaf], metrics: Sequence[str] | None, fmt: st
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from harness.score import score_files
+    from harness.score_files import score_files
     from harness.textnorm import NormalizationSpec
 
     spec = NormalizationSpec(tone_marks=args.tone_marks, quotes=args.quotes)

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from harness import store  # noqa: E402
 from harness.compare import compare_runs, render_comparison  # noqa: E402
 from harness.metrics import evaluate  # noqa: E402
-from harness.score import read_lines  # noqa: E402
+from harness.score_files import read_lines  # noqa: E402
 from harness.segments import Segment, fingerprint  # noqa: E402
 from harness.textnorm import NormalizationSpec, normalize_boundary  # noqa: E402
 

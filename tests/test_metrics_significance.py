@@ -29,7 +29,7 @@ from harness.errors import MetricError
 from harness.metrics import significance as sig
 from harness.metrics.sacre import make_metric
 from harness.metrics.stats import DISPLAY_NAMES, extract_stats, sacre_score
-from harness.score import read_lines
+from harness.score_files import read_lines
 
 FIX = Path(__file__).parent / "fixtures" / "metrics"
 SYSTEMS = ("hyp", "hyp3", "hyp2")
