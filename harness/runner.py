@@ -136,7 +136,10 @@ def run_evaluation(
         init_process_group()
     # Load (and validate) every dataset before any model: bad data fails in seconds, not after
     # an hour of translation.
-    datasets = [load_dataset(cfg, resolved.base_dir) for cfg in config.datasets]
+    datasets = [
+        load_dataset(cfg, resolved.base_dir, f"datasets[{i}]")
+        for i, cfg in enumerate(config.datasets)
+    ]
     for label, data in zip((dataset_label(c) for c in config.datasets), datasets, strict=True):
         _log_load_report(label, data)
     cache = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -22,8 +23,11 @@ from typing import Any, BinaryIO
 
 from harness.errors import RunFolderError
 
+log = logging.getLogger(__name__)
+
 RESULTS_FILE = "results.json"
 SUMMARY_FILE = "summary.json"
+CONFIG_FILE = "config.yaml"
 SCHEMA_VERSION = 1
 
 
@@ -149,8 +153,19 @@ def find_result_leaves(roots: Sequence[Path]) -> list[ResultLeaf]:
 def _results_under(root: Path) -> list[Path]:
     """Every results.json below ``root``, leaving out hidden folders (a result folder being
     written, or left by a run that was killed; see :func:`atomic_dir`)."""
-    found = sorted(root.rglob(RESULTS_FILE))
-    return [p for p in found if not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    found = [
+        p
+        for p in sorted(root.rglob(RESULTS_FILE))
+        if not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
+    if found and (root / CONFIG_FILE).is_file():
+        # A run root without its summary: an unfinished run, or leftovers of earlier ones.
+        log.warning(
+            "%s has no %s (the run did not finish?): reading all %d results found under it, "
+            "which may include folders from earlier runs of that name",
+            root, SUMMARY_FILE, len(found),
+        )  # fmt: skip
+    return found
 
 
 def _listed_in_summary(root: Path) -> list[Path]:
