@@ -70,3 +70,57 @@ def test_compare_and_table_say_what_they_leave_out(tmp_path, tiny_marian, capsys
     assert main(["table", str(runs / "r1")]) == 0
     err = capsys.readouterr().err
     assert f"WARNING: {runs / 'r1'} has no summary.json (the run did not finish?)" in err
+
+
+def test_demo_offline_points_at_the_smoke_config(tmp_path):
+    """scripts/demo in a copy of the repository whose .venv is this interpreter's: offline,
+    the quickstart's hub model is missing and the last line says what runs without a hub."""
+    import hashlib
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    root = tmp_path / "clone"
+    for part in ("scripts/demo", "scripts/_venv.sh", "configs/quickstart.yaml",
+                 "pyproject.toml", "constraints.txt"):  # fmt: skip
+        (root / part).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo / part, root / part)
+    bin_dir = root / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").symlink_to(sys.executable)
+    (bin_dir / "harness").write_text(
+        f'#!/bin/sh\nPYTHONPATH="{repo}" exec "{sys.executable}" -m harness "$@"\n',
+        encoding="utf-8",
+    )
+    (bin_dir / "harness").chmod(0o755)
+    blob = (root / "pyproject.toml").read_bytes() + (root / "constraints.txt").read_bytes()
+    stamp = hashlib.sha256(blob).hexdigest()[:16]  # what _venv.sh compares: pip is skipped
+    (root / ".venv" / ".harness-install-stamp").write_text(stamp + "\n", encoding="utf-8")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    run = subprocess.run(
+        ["bash", str(root / "scripts" / "demo")], capture_output=True, text=True, env=env
+    )
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert "is not in the local cache and the hub is unreachable" in lines[-3]
+    assert lines[-1] == (
+        "with no hub, see the whole pipeline run on a tiny local model: "
+        "scripts/demo configs/smoke.yaml"
+    )
+
+
+def test_bench_compare_says_where_its_data_comes_from(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "bench_compare.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "--data", str(tmp_path)], capture_output=True, text=True
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert f"NTREX-128 not found in {tmp_path}" in run.stderr
+    assert "https://github.com/MicrosoftTranslator/NTREX" in run.stderr
