@@ -88,6 +88,8 @@ class TranslationCache:
         names the file and what to do."""
         try:
             yield
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+            raise  # a bug in the caller (e.g. a None hypothesis), not the file's fault
         except sqlite3.OperationalError as e:
             if not any(word in str(e) for word in _WRITE_FAILURES):
                 raise CacheError(f"translation cache {self.path}: {e}") from e
