@@ -10,15 +10,16 @@ size. The identity itself is stored beside the rows (``identities``), which is w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import CacheError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS translations (
@@ -49,6 +50,10 @@ CREATE TABLE IF NOT EXISTS memo (
 """
 
 
+# Words in sqlite3.OperationalError messages that mean a write cannot be done here.
+_WRITE_FAILURES = ("readonly", "full", "disk I/O")
+
+
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -65,12 +70,62 @@ class TranslationCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as e:
-            raise HarnessError(
-                f"translation cache {path} is unusable ({e}); delete it or pass --no-cache"
+            raise CacheError(
+                f"translation cache {path} is unusable ({e})\n"
+                "delete it (its translations are made again), set cache_dir to another "
+                "folder, or pass --no-cache"
             ) from e
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """SQLite errors after opening (damage deep inside the file is found only when a
+        query reaches it; a read-only file only at the first write) as a CacheError that
+        names the file and what to do."""
+        try:
+            yield
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+            raise  # a bug in the caller (e.g. a None hypothesis), not the file's fault
+        except sqlite3.OperationalError as e:
+            if not any(word in str(e) for word in _WRITE_FAILURES):
+                raise CacheError(f"translation cache {self.path}: {e}") from e
+            raise CacheError(
+                f"cannot write to the translation cache {self.path} ({e})\n"
+                "the translations cached before this batch are kept; make the file writable "
+                "or free space, set cache_dir to another folder, or pass --no-cache"
+            ) from e
+        except sqlite3.DatabaseError as e:  # e.g. "database disk image is malformed"
+            raise CacheError(
+                f"translation cache {self.path} is damaged ({e})\n"
+                "delete it (its translations are made again), set cache_dir to another "
+                "folder, or pass --no-cache"
+            ) from e
+
+    def writable(self) -> bool:
+        """Whether a write would succeed (a read-only file, or one on a read-only mount,
+        opens and reads fine and fails only at the first commit)."""
+        with self._guard():
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                if "readonly" in str(e):
+                    return False
+                raise
+            try:
+                self._db.execute("INSERT OR REPLACE INTO translators VALUES ('', '{}')")
+            except sqlite3.OperationalError as e:
+                if "readonly" in str(e):
+                    return False
+                raise
+            finally:
+                self._db.execute("ROLLBACK")
+        return True
 
     def get_many(self, key: str, sources: Sequence[str]) -> dict[str, str]:
         """Cached hypotheses for the given sources (source text -> hypothesis)."""
+        with self._guard():
+            return self._get_many(key, sources)
+
+    def _get_many(self, key: str, sources: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         unique = list(dict.fromkeys(sources))
         for start in range(0, len(unique), 500):  # stay under SQLite's parameter limit
@@ -91,55 +146,65 @@ class TranslationCache:
         """Store (source, hypothesis) pairs in one transaction."""
         now = time.time()
         rows = [(key, _sha(s), s, h, now) for s, h in pairs]
-        self._db.execute("BEGIN")
-        try:
-            self._db.executemany("INSERT OR REPLACE INTO translations VALUES (?, ?, ?, ?, ?)", rows)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._guard():
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO translations VALUES (?, ?, ?, ?, ?)", rows
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def put_provenance(self, key: str, provenance: Mapping[str, Any]) -> None:
         """Remember how a translator was made, so a fully cached rerun can still report it."""
         blob = json.dumps(dict(provenance), sort_keys=True, ensure_ascii=False, default=str)
-        self._db.execute("INSERT OR REPLACE INTO translators VALUES (?, ?)", (key, blob))
+        with self._guard():
+            self._db.execute("INSERT OR REPLACE INTO translators VALUES (?, ?)", (key, blob))
 
     def get_provenance(self, key: str) -> dict[str, Any] | None:
-        row = self._db.execute(
-            "SELECT provenance FROM translators WHERE translator_key = ?", (key,)
-        ).fetchone()
+        with self._guard():
+            row = self._db.execute(
+                "SELECT provenance FROM translators WHERE translator_key = ?", (key,)
+            ).fetchone()
         return json.loads(row[0]) if row else None
 
     def put_identity(self, key: str, identity: Mapping[str, Any], label: str) -> None:
         """Remember what a translator key stands for (and the names it was run under)."""
-        row = self._db.execute(
-            "SELECT labels FROM identities WHERE translator_key = ?", (key,)
-        ).fetchone()
-        labels = sorted({*json.loads(row[0]), label}) if row else [label]
         blob = json.dumps(dict(identity), sort_keys=True, ensure_ascii=False, default=str)
-        self._db.execute(
-            "INSERT OR REPLACE INTO identities VALUES (?, ?, ?, ?, "
-            "COALESCE((SELECT created FROM identities WHERE translator_key = ?), ?))",
-            (key, blob, str(identity.get("model", "")), json.dumps(labels), key, time.time()),
-        )
+        with self._guard():
+            row = self._db.execute(
+                "SELECT labels FROM identities WHERE translator_key = ?", (key,)
+            ).fetchone()
+            labels = sorted({*json.loads(row[0]), label}) if row else [label]
+            self._db.execute(
+                "INSERT OR REPLACE INTO identities VALUES (?, ?, ?, ?, "
+                "COALESCE((SELECT created FROM identities WHERE translator_key = ?), ?))",
+                (key, blob, str(identity.get("model", "")), json.dumps(labels), key, time.time()),
+            )
 
     def memo(self, kind: str, key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """``compute()``, remembered under (kind, key): for values fixed by what the key holds,
         e.g. a model's resolved preset, which would otherwise need its tokenizer loaded."""
-        row = self._db.execute(
-            "SELECT value FROM memo WHERE kind = ? AND memo_key = ?", (kind, key)
-        ).fetchone()
+        with self._guard():
+            row = self._db.execute(
+                "SELECT value FROM memo WHERE kind = ? AND memo_key = ?", (kind, key)
+            ).fetchone()
         if row:
             return dict(json.loads(row[0]))
         value = compute()
         blob = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-        self._db.execute("INSERT OR REPLACE INTO memo VALUES (?, ?, ?)", (kind, key, blob))
+        # A read-only cache keeps working: the memo only saves loading a tokenizer next time.
+        with contextlib.suppress(sqlite3.OperationalError):
+            self._db.execute("INSERT OR REPLACE INTO memo VALUES (?, ?, ?)", (kind, key, blob))
         return value
 
     def count(self, key: str) -> int:
-        (n,) = self._db.execute(
-            "SELECT COUNT(*) FROM translations WHERE translator_key = ?", (key,)
-        ).fetchone()
+        with self._guard():
+            (n,) = self._db.execute(
+                "SELECT COUNT(*) FROM translations WHERE translator_key = ?", (key,)
+            ).fetchone()
         return int(n)
 
     def close(self) -> None:

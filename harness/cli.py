@@ -214,7 +214,7 @@ def _render(
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from harness.score import score_files
+    from harness.score_files import score_files
     from harness.textnorm import NormalizationSpec
 
     spec = NormalizationSpec(tone_marks=args.tone_marks, quotes=args.quotes)

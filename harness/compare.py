@@ -158,6 +158,8 @@ def compare_runs(
     for name, systems in groups.items():
         if len(systems) < 2:
             skipped.append(f"{name}: only {systems[0].label} has results")
+            # Said on stderr too: the CSV and JSON tables have no room for a note.
+            log.warning("not compared: %s (one system only)", skipped[-1])
             continue
         settings = _Settings(resamples, seed, method, ar_trials)
         metrics = _pick_metrics(systems, wanted)

@@ -116,9 +116,19 @@ class RunConfig(StrictModel):
             raise ValueError("metrics lists the same metric twice")
         baseline = self.statistics.baseline
         if baseline is not None and baseline not in {model_label(m) for m in self.models}:
-            names = ", ".join(model_label(m) for m in self.models)
-            raise ValueError(f"statistics.baseline {baseline!r} is not a model name ({names})")
+            labels = [model_label(m) for m in self.models]
+            raise ValueError(
+                f"statistics.baseline {baseline!r} is not a model name ({', '.join(labels)})"
+                + _did_you_mean(baseline, labels)
+            )
         return self
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """``; did you mean 'a'?`` for the closest choice, ignoring case (``A`` -> ``a``)."""
+    folded = {c.casefold(): c for c in choices}
+    hit = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=0.6)
+    return f"; did you mean {folded[hit[0]]!r}?" if hit else ""
 
 
 def model_label(cfg: Any) -> str:

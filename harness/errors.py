@@ -35,3 +35,7 @@ class MetricError(HarnessError):
 
 class RunFolderError(HarnessError):
     """A run folder is missing, incomplete or was written by an incompatible version."""
+
+
+class CacheError(HarnessError):
+    """The translation cache cannot be read or written (damaged, read-only, disk full)."""

@@ -16,6 +16,7 @@ import yaml
 from harness import store
 from harness.cache import TranslationCache
 from harness.config import ResolvedConfig, dataset_label, model_label, resolve_model_path, slug
+from harness.config_dump import validated_config_data
 from harness.distributed import (
     Rank,
     current_rank,
@@ -23,7 +24,9 @@ from harness.distributed import (
     init_process_group,
     translate_shards,
 )
-from harness.errors import ConfigError, TranslatorError
+from harness.errors import CacheError, ConfigError, TranslatorError
+from harness.preflight import check_run
+from harness.progress import ProgressLog
 from harness.provenance import environment
 from harness.report.run_reports import attach_significance, write_run_report
 from harness.segments import LoadedDataset
@@ -129,6 +132,8 @@ def run_evaluation(
     config = resolved.config
     run_dir = resolved.run_dir
     rank = current_rank()
+    # Seconds, not minutes: an unwritable run folder, a missing local model, no GPU at all.
+    check_run(resolved, writes=rank is None or rank.is_main)
     if rank is not None:
         if not options.use_cache:
             raise ConfigError(
@@ -138,7 +143,10 @@ def run_evaluation(
         init_process_group()
     # Load (and validate) every dataset before any model: bad data fails in seconds, not after
     # an hour of translation.
-    datasets = [load_dataset(cfg, resolved.base_dir) for cfg in config.datasets]
+    datasets = [
+        load_dataset(cfg, resolved.base_dir, f"datasets[{i}]")
+        for i, cfg in enumerate(config.datasets)
+    ]
     for label, data in zip((dataset_label(c) for c in config.datasets), datasets, strict=True):
         _log_load_report(label, data)
     cache = (
@@ -158,11 +166,11 @@ def run_evaluation(
             shards = translate_shards(sessions, datasets, labels, rank)
             if not rank.is_main:
                 return []  # process 0 scores and writes; the cache holds this one's work
-        run_dir.mkdir(parents=True, exist_ok=True)
-        store.write_text_atomic(
-            run_dir / "config.yaml",
-            yaml.safe_dump(resolved.data, allow_unicode=True, sort_keys=False),
-        )
+        with store.writing("config.yaml", run_dir):
+            run_dir.mkdir(parents=True, exist_ok=True)
+            as_run = validated_config_data(resolved)
+            text = yaml.safe_dump(as_run, allow_unicode=True, sort_keys=False)
+            store.write_text_atomic(run_dir / "config.yaml", text)
         for session in sessions:
             for data_cfg, data in zip(config.datasets, datasets, strict=True):
                 name = dataset_label(data_cfg)
@@ -172,10 +180,12 @@ def run_evaluation(
     finally:
         if cache is not None:
             cache.close()
-    if config.statistics.baseline is not None and len(config.models) > 1:
-        attach_significance(run_dir, config, [leaf.path for leaf in leaves])
-    store.write_json_atomic(run_dir / store.SUMMARY_FILE, _summary(config.name, run_dir, leaves))
-    write_run_report(run_dir, config.name)
+    with store.writing("the run summary and report", run_dir):
+        if config.statistics.baseline is not None and len(config.models) > 1:
+            attach_significance(run_dir, config, [leaf.path for leaf in leaves])
+        summary = _summary(config.name, run_dir, leaves)
+        store.write_json_atomic(run_dir / store.SUMMARY_FILE, summary)
+        write_run_report(run_dir, config.name)
     return leaves
 
 
@@ -223,9 +233,22 @@ def _check_models(sessions: Sequence[_ModelSession], sources: Sequence[str]) -> 
     for session in sessions:
         cached = session.cache.get_many(session.key, sources) if session.cache else {}
         if len(cached) < len(set(sources)):
+            _check_cache_writable(session.cache)
             check_available(
                 session.config, base_dir=session.resolved.base_dir, config_key=session.config_key
             )
+
+
+def _check_cache_writable(cache: TranslationCache | None) -> None:
+    """A read-only cache with work to translate stops the run here, before any model runs:
+    going on without it would make an interruption lose everything translated, and a run in
+    several processes gathers its results through it. A fully cached rerun only reads."""
+    if cache is not None and not cache.writable():
+        raise CacheError(
+            f"the translation cache {cache.path} is read-only, and there is work to translate\n"
+            "make it writable, set cache_dir (or $HARNESS_CACHE_DIR) to a writable folder, "
+            "or pass --no-cache"
+        )
 
 
 def _few_shot_stamp(
@@ -252,7 +275,10 @@ def _log_load_report(label: str, data: LoadedDataset) -> None:
 
 
 def translate_segments(
-    sources: Sequence[str], session: _ModelSession, cache: TranslationCache | None
+    sources: Sequence[str],
+    session: _ModelSession,
+    cache: TranslationCache | None,
+    label: str | None = None,
 ) -> Translation:
     """Hypotheses for ``sources`` in order: cached ones looked up, the rest translated.
 
@@ -263,12 +289,25 @@ def translate_segments(
         found = cache.get_many(session.key, sources)
         hypotheses = [found.get(s) for s in sources]
     todo = [i for i, h in enumerate(hypotheses) if h is None]
+    if label is not None:
+        log.info(
+            "translating %s (%d segments: %d from the cache, %d to translate)",
+            label, len(sources), len(sources) - len(todo), len(todo),
+        )  # fmt: skip
     seconds = 0.0
     if todo:
         translator = session.translator()
         todo_sources = [sources[i] for i in todo]
+        # Log lines where no live bar shows (stderr not a terminal): batch jobs see progress.
+        progress = ProgressLog(
+            f"translating {label or session.label}",
+            len(sources),
+            cached=len(sources) - len(todo),
+            enabled=not session.options.progress,
+        )
 
         def on_batch(positions: Sequence[int], outputs: Sequence[str]) -> None:
+            progress.update(len(positions))
             if cache is not None:
                 cache.put_many(
                     session.key,
@@ -302,10 +341,10 @@ def _evaluate_leaf(
     config = resolved.config
     model_name = session.label
     leaf_dir = resolved.run_dir / slug(model_name) / slug(data_name)
-    log.info("translating %s with %s (%d segments)", data_name, model_name, len(data.segments))
     sources = [s.source for s in data.segments]
     started = time.perf_counter()
-    translation = translate_segments(sources, session, session.cache)
+    label = f"{data_name} with {model_name}"
+    translation = translate_segments(sources, session, session.cache, label)
     references = [list(s.references) for s in data.segments]
     scoring_started = time.perf_counter()
     evaluation = evaluate(
@@ -315,12 +354,12 @@ def _evaluate_leaf(
         spec=config.normalize.spec(),
         bootstrap_resamples=config.statistics.bootstrap_resamples,
         seed=config.statistics.seed,
+        # Lines where no bar shows; the INFO level keeps them out of -q runs.
+        progress_label=None if session.options.progress else f"scoring {label}",
     )
     scoring_seconds = time.perf_counter() - scoring_started
     # The files hold the text that was scored (NFC, plain spaces), not the raw bytes.
     hypotheses, _ = normalize_boundary_all(translation.hypotheses)
-    _write_leaf(leaf_dir, data, hypotheses, evaluation.segment_chrf)
-    evaluation.save_stats(leaf_dir / "stats.npz")
     results = {
         "schema_version": store.SCHEMA_VERSION,
         "run": config.name,
@@ -349,7 +388,12 @@ def _evaluate_leaf(
         },
         "environment": environment(),
     }
-    store.write_json_atomic(leaf_dir / store.RESULTS_FILE, results)
+    # Written to a hidden folder, then renamed: a full disk leaves no half-written leaf.
+    what = f"the results of {model_name} on {data_name}"
+    with store.writing(what, leaf_dir), store.atomic_dir(leaf_dir) as tmp:
+        _write_leaf(tmp, data, hypotheses, evaluation.segment_chrf)
+        evaluation.save_stats(tmp / "stats.npz")
+        store.write_json_atomic(tmp / store.RESULTS_FILE, results)
     headline = {name: record.score for name, record in evaluation.scores.items()}
     log.info(
         "%s on %s: %s",

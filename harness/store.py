@@ -9,18 +9,25 @@ Layout (see docs/run-folder.md)::
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import logging
 import os
+import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from harness.errors import RunFolderError
 
+log = logging.getLogger(__name__)
+
 RESULTS_FILE = "results.json"
 SUMMARY_FILE = "summary.json"
+CONFIG_FILE = "config.yaml"
 SCHEMA_VERSION = 1
 
 
@@ -45,6 +52,43 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextlib.contextmanager
+def atomic_dir(path: Path) -> Iterator[Path]:
+    """Yield a hidden temporary folder beside ``path`` to fill; when the block ends without an
+    error it is renamed to ``path`` (replacing an earlier folder of that name), otherwise it
+    is removed. A reader sees a complete folder or none, never one with half its files."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, default_mode(directory=True))
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old)  # a folder cannot be renamed over a non-empty one
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def writing(what: str, where: Path) -> Iterator[None]:
+    """Turn an OSError while writing ``what`` into a two-line :class:`RunFolderError`."""
+    try:
+        yield
+    except OSError as e:
+        reason = e.strerror or str(e)
+        hint = "free some space" if e.errno in (errno.ENOSPC, errno.EDQUOT) else "fix that"
+        raise RunFolderError(
+            f"cannot write {what} to {where}: {reason}\n"
+            f"nothing half-written is left there; {hint} (or set output_dir) and rerun: "
+            "finished translations are in the cache"
+        ) from e
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
@@ -99,11 +143,29 @@ def find_result_leaves(roots: Sequence[Path]) -> list[ResultLeaf]:
         if not root.exists():
             raise RunFolderError(f"run folder not found: {root}")
         found = [root / RESULTS_FILE] if (root / RESULTS_FILE).is_file() else []
-        found = found or _listed_in_summary(root) or sorted(root.rglob(RESULTS_FILE))
+        found = found or _listed_in_summary(root) or _results_under(root)
         if not found:
             raise RunFolderError(f"no {RESULTS_FILE} under {root}: not a finished run folder")
         leaves.extend(ResultLeaf(path=p.parent, results=read_results(p)) for p in found)
     return leaves
+
+
+def _results_under(root: Path) -> list[Path]:
+    """Every results.json below ``root``, leaving out hidden folders (a result folder being
+    written, or left by a run that was killed; see :func:`atomic_dir`)."""
+    found = [
+        p
+        for p in sorted(root.rglob(RESULTS_FILE))
+        if not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
+    if found and (root / CONFIG_FILE).is_file():
+        # A run root without its summary: an unfinished run, or leftovers of earlier ones.
+        log.warning(
+            "%s has no %s (the run did not finish?): reading all %d results found under it, "
+            "which may include folders from earlier runs of that name",
+            root, SUMMARY_FILE, len(found),
+        )  # fmt: skip
+    return found
 
 
 def _listed_in_summary(root: Path) -> list[Path]:

@@ -2,6 +2,9 @@
 
     .venv/bin/python scripts/bench_compare.py [--data ../shared/data/ntrex128] [--out DIR]
 
+NTREX-128 is not in the repository: ``--data`` is a folder with ``newstest2019-src.eng.txt`` and
+``newstest2019-ref.vie.txt`` from https://github.com/MicrosoftTranslator/NTREX (``NTREX-128/``).
+
 The four "systems" are the NTREX-128 Vietnamese reference perturbed at noise levels 10, 10,
 10.5 and 13 % (that share of words dropped or replaced by a random corpus word, half as many
 swapped with their neighbour; ``random.Random(k * 100000 + i)`` for system k, segment i, so
@@ -38,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from harness import store  # noqa: E402
 from harness.compare import compare_runs, render_comparison  # noqa: E402
 from harness.metrics import evaluate  # noqa: E402
-from harness.score import read_lines  # noqa: E402
+from harness.score_files import read_lines  # noqa: E402
 from harness.segments import Segment, fingerprint  # noqa: E402
 from harness.textnorm import NormalizationSpec, normalize_boundary  # noqa: E402
 
@@ -173,13 +176,23 @@ def side_by_side(comparison, sacre: dict[str, dict[str, tuple]]) -> str:
     return "\n".join(lines)
 
 
+# A clone has no ../shared/data: say where the data comes from instead of failing bare.
+NTREX_MISSING = """\
+bench_compare: NTREX-128 not found in {folder}
+It is not in the repository: get newstest2019-src.eng.txt and newstest2019-ref.vie.txt from
+the NTREX-128 folder of https://github.com/MicrosoftTranslator/NTREX (CC BY-SA 4.0), e.g.
+  git clone --depth 1 https://github.com/MicrosoftTranslator/NTREX /tmp/NTREX
+and pass --data /tmp/NTREX/NTREX-128
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "ntrex128")
     parser.add_argument("--out", type=Path, default=None, help="keep the run folders here")
     args = parser.parse_args(argv)
     if not (args.data / "newstest2019-ref.vie.txt").is_file():
-        parser.error(f"NTREX-128 not found in {args.data} (see --data)")
+        parser.exit(2, NTREX_MISSING.format(folder=args.data))
     if args.out:
         return run(args.data, args.out)
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:

@@ -22,7 +22,7 @@ from harness import store
 from harness.compare import compare_runs, render_comparison
 from harness.errors import MetricError, RunFolderError
 from harness.metrics import evaluate
-from harness.score import read_lines
+from harness.score_files import read_lines
 from harness.segments import Segment, fingerprint
 from harness.textnorm import NormalizationSpec
 

@@ -228,11 +228,29 @@ def test_no_segments_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "e.en").write_bytes(b"")
     (tmp_path / "e.vi").write_bytes(b"")
     cfg = parse_dataset_entry({"kind": "files", "source": "e.en", "references": ["e.vi"]})
-    with pytest.raises(DatasetError, match=r"dataset 'e': no segments could be loaded \(0 records"):
+    with pytest.raises(DatasetError) as caught:
         load_dataset(cfg, tmp_path)
+    # The files are named: "dataset 'e'" alone did not say which of a run's files was empty.
+    assert str(caught.value) == (
+        f"dataset 'e': no segments could be loaded from {tmp_path / 'e.en'}, "
+        f"{tmp_path / 'e.vi'} (0 records read, 0 unusable: -); it is empty"
+    )
     (tmp_path / "doc.txt").write_text("Only English here.\n", "utf-8")
     cfg = parse_dataset_entry({"kind": "interleaved", "path": "doc.txt"})
     with pytest.raises(
         DatasetError, match=r"1 unusable: .*doc\.txt:1: English line with no Vietnamese"
     ):
         load_dataset(cfg, tmp_path)
+
+
+def test_nul_bytes_are_noted_with_count_and_lines(tmp_path: Path) -> None:
+    (tmp_path / "n.en").write_bytes(b"fine\nnul\x00here\nalso\x00\x00\n")
+    (tmp_path / "n.vi").write_bytes("tốt\nở đây\ncũng\n".encode())
+    cfg = parse_dataset_entry({"kind": "files", "source": "n.en", "references": ["n.vi"]})
+    data = load_dataset(cfg, tmp_path)
+    assert [s.source for s in data.segments] == ["fine", "nul\x00here", "also\x00\x00"]
+    src = tmp_path / "n.en"
+    assert (
+        f"3 NUL byte(s) in 2 segment(s) ({src}:2, {src}:3); left as they are" in data.report.notes
+    )
+    assert data.report.to_json()["notes"] == list(data.report.notes)  # into results.json

@@ -31,24 +31,44 @@ def test_registry_lists_every_benchmark_with_size() -> None:
     assert {i.name for i in infos if i.needs_path} == {"phomt:test", "ntrex128"}
 
 
-def test_markdown_table() -> None:
+def test_markdown_table(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache: nothing is "cached"
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_CACHE", raising=False)
     table = render_benchmark_table()
     lines = table.splitlines()
-    assert lines[0] == "| name | segments | license | origin | notes |"
-    assert lines[1] == "|---|---|---|---|---|"
+    assert lines[0] == "| name | segments | here | license | origin | notes |"
+    assert lines[1] == "|---|---|---|---|---|---|"
     assert len(lines) == 2 + len(EXPECTED)
-    assert "| flores200:devtest | 1,012 | CC BY-SA 4.0 | openlanguagedata/flores_plus |" in table
-    assert all(line.count(" | ") == 4 for line in lines[2:])  # no cell breaks the columns
+    assert (
+        "| flores200:devtest | 1,012 | not cached | CC BY-SA 4.0 | openlanguagedata/flores_plus |"
+        in table
+    )
+    assert all(line.count(" | ") == 5 for line in lines[2:])  # no cell breaks the columns
 
 
 def test_text_and_json_tables() -> None:
     text = render_benchmark_table("text")
-    assert text.splitlines()[0].split()[:4] == ["name", "segments", "license", "origin"]
+    assert text.splitlines()[0].split()[:5] == ["name", "segments", "here", "license", "origin"]
     assert "phomt:test" in text and "19,151" in text
     rows = json.loads(render_benchmark_table("json"))
     assert rows[0]["name"] == "itu-wtisd-2021" and rows[-1]["size"] == 1997
     with pytest.raises(ConfigError, match="unknown table format 'html'"):
         render_benchmark_table("html")
+
+
+def test_the_table_says_which_benchmarks_load_offline_here(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_CACHE", raising=False)
+    here = {r["name"]: r["here"] for r in json.loads(render_benchmark_table("json"))}
+    assert here["itu-wtisd-2021"] == "bundled" and here["ntrex128"] == "needs path:"
+    assert here["opus100:test"] == here["iwslt15-en-vi:tst2013"] == "not cached"
+    (tmp_path / "hub" / "datasets--Helsinki-NLP--opus-100").mkdir(parents=True)  # hub cache
+    (tmp_path / "datasets" / "IWSLT___mt_eng_vietnamese").mkdir(parents=True)  # datasets cache
+    here = {r["name"]: r["here"] for r in json.loads(render_benchmark_table("json"))}
+    assert here["opus100:test"] == here["iwslt15-en-vi:tst2013"] == "cached"
+    assert here["flores200:dev"] == "not cached"
 
 
 def _pair(folder: Path, en: str, vi: str) -> None:

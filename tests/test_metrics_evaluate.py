@@ -26,7 +26,7 @@ from harness.errors import MetricError, RunFolderError
 from harness.metrics import evaluate, load_stats
 from harness.metrics.sacre import corpus_score, make_metric, sentence_scores
 from harness.metrics.stats import COLUMNS, extract_stats, sacre_score, scores_from_totals
-from harness.score import read_lines
+from harness.score_files import read_lines
 from harness.textnorm import NormalizationSpec
 
 FIX = Path(__file__).parent / "fixtures" / "metrics"

@@ -30,7 +30,7 @@ from harness.metrics import significance as sig
 from harness.metrics.registry import get_metric
 from harness.metrics.sacre import make_metric
 from harness.metrics.stats import extract_stats, sacre_score
-from harness.score import read_lines
+from harness.score_files import read_lines
 
 FIX = Path(__file__).parent / "fixtures" / "metrics"
 SYSTEMS = ("hyp", "hyp3", "hyp2")

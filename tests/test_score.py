@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import MetricError
-from harness.score import read_lines, score_files
+from harness.score_files import read_lines, score_files
 from harness.textnorm import NormalizationSpec
 
 FIX = Path(__file__).parent / "fixtures" / "metrics"

@@ -33,6 +33,7 @@ from harness.data.registry import (
 from harness.data.rows import ColumnMap
 from harness.data.table import TableSource
 from harness.data.validate import Options, finalize
+from harness.errors import DatasetError
 from harness.segments import LoadedDataset
 
 __all__ = [
@@ -80,13 +81,18 @@ def _hf_source(cfg: HFDataset, base_dir: Path) -> HFSource:
     return HFSource(location, cfg.config, cfg.split, columns, cfg.join)
 
 
-def load_dataset(cfg: DatasetConfig, base_dir: Path) -> LoadedDataset:
+def load_dataset(
+    cfg: DatasetConfig, base_dir: Path, config_key: str | None = None
+) -> LoadedDataset:
     """Load, validate and normalize the dataset ``cfg`` names.
 
     Raises :class:`~harness.errors.DatasetError` for unusable data (naming the file and line,
-    or the column) and :class:`~harness.errors.ConfigError` for a config that cannot work
-    (e.g. a non-redistributable benchmark without ``path:``).
+    or the column; a missing file also by its config key, e.g. ``datasets[1].references[0]``,
+    when ``config_key`` is given) and :class:`~harness.errors.ConfigError` for a config that
+    cannot work (e.g. a non-redistributable benchmark without ``path:``).
     """
+    if config_key is not None:
+        _check_paths_exist(cfg, base_dir, config_key)
     raw = build_source(cfg, base_dir).load()
     raw.provenance = {"kind": cfg.kind, **_identity(cfg), **raw.provenance}
     options = Options(
@@ -105,3 +111,20 @@ def _identity(cfg: DatasetConfig) -> dict[str, object]:
     if isinstance(cfg, BenchmarkDataset):
         return {"benchmark": cfg.benchmark, "benchmark_origin": BENCHMARKS[cfg.benchmark].origin}
     return {}
+
+
+def _check_paths_exist(cfg: DatasetConfig, base_dir: Path, key: str) -> None:
+    """A missing file named with the key that names it: with several datasets (or several
+    reference files) the path alone does not say which line of the config to fix."""
+    paths: list[tuple[str, str | None]] = []
+    if isinstance(cfg, FilesDataset):
+        paths = [("source", cfg.source)]
+        paths += [(f"references[{k}]", r) for k, r in enumerate(cfg.references)]
+    elif isinstance(cfg, (InterleavedDataset, TableDataset, BenchmarkDataset, HFDataset)):
+        paths = [("path", cfg.path)]
+    for field_name, value in paths:
+        if value is not None and not _path(base_dir, value).exists():
+            raise DatasetError(
+                f"{key}.{field_name}: {_path(base_dir, value)}: not found "
+                f"(relative paths are taken from the config file's folder, {base_dir})"
+            )

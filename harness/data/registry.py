@@ -217,20 +217,27 @@ def build_benchmark_source(cfg: BenchmarkDataset, base_dir: Path) -> DatasetSour
 
 def render_benchmark_table(fmt: str = "markdown") -> str:
     """The benchmark list as ``markdown``, aligned ``text`` or ``json``."""
+    from harness.data.availability import availability
+
     infos = list_benchmarks()
+    here = [availability(i) for i in infos]  # offline, on this machine
     if fmt == "json":
-        return json.dumps([i.to_json() for i in infos], indent=2, ensure_ascii=False) + "\n"
-    header = ("name", "segments", "license", "origin", "notes")
-    rows = [(i.name, f"{i.size:,}", i.license, i.origin, i.notes) for i in infos]
+        rows_json = [{**i.to_json(), "here": h} for i, h in zip(infos, here, strict=True)]
+        return json.dumps(rows_json, indent=2, ensure_ascii=False) + "\n"
+    header = ("name", "segments", "here", "license", "origin", "notes")
+    rows = [
+        (i.name, f"{i.size:,}", h, i.license, i.origin, i.notes)
+        for i, h in zip(infos, here, strict=True)
+    ]
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in r) + " |" for r in rows]
         return "\n".join(lines) + "\n"
     if fmt == "text":
         # Notes go last and unpadded: they are long, the other columns are short.
-        widths = [max(len(r[c]) for r in [header, *rows]) for c in range(4)]
+        widths = [max(len(r[c]) for r in [header, *rows]) for c in range(5)]
         return "".join(
-            "  ".join(cell.ljust(w) for cell, w in zip(r[:4], widths, strict=True)) + f"  {r[4]}\n"
+            "  ".join(cell.ljust(w) for cell, w in zip(r[:5], widths, strict=True)) + f"  {r[5]}\n"
             for r in [header, *rows]
         )
     raise ConfigError(f"unknown table format {fmt!r}; choose markdown, text or json")

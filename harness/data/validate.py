@@ -52,9 +52,13 @@ def finalize(raw: RawLoad, name: str, opts: Options) -> LoadedDataset:
     notes += _content_notes(records)
     full = [Segment(r.id, r.source, r.references) for r in records]
     if not full:
+        files = _files_read(raw.provenance)
+        read_from = f" from {', '.join(files)}" if files else ""
+        empty = "; it is empty" if raw.records_in == 0 else ""
         raise DatasetError(
-            f"dataset {name!r}: no segments could be loaded ({raw.records_in} records read, "
-            f"{len(unpaired)} unusable: {'; '.join(i.describe() for i in unpaired[:3]) or '-'})"
+            f"dataset {name!r}: no segments could be loaded{read_from} "
+            f"({raw.records_in} records read, {len(unpaired)} unusable: "
+            f"{'; '.join(i.describe() for i in unpaired[:3]) or '-'}){empty}"
         )
     if opts.expected_size is not None and len(full) != opts.expected_size:
         notes.append(f"expected {opts.expected_size} segments (the full set), found {len(full)}")
@@ -78,6 +82,19 @@ def finalize(raw: RawLoad, name: str, opts: Options) -> LoadedDataset:
         provenance["fingerprint_before_subset"] = fingerprint(full)
     _log_report(name, report)
     return LoadedDataset(name=name, segments=tuple(kept), report=report, provenance=provenance)
+
+
+def _files_read(provenance: dict[str, Any]) -> list[str]:
+    """The files a source read, from its provenance (``path`` / ``hub_id`` entries)."""
+    found: list[str] = []
+    for key, value in provenance.items():
+        if key in ("path", "hub_id") and isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            found += _files_read(value)
+        elif isinstance(value, list):
+            found += [f for v in value if isinstance(v, dict) for f in _files_read(v)]
+    return list(dict.fromkeys(found))
 
 
 def _is_blank(rec: RawRecord) -> bool:
@@ -226,10 +243,23 @@ def _content_notes(records: Sequence[RawRecord]) -> list[str]:
         ),
         _count_note(records, lambda t: "\n" in t or "\r" in t, "contain a line break"),
     ]
+    notes.append(_nul_note(records))
     repeats = sum(1 for n in Counter(r.source for r in records).values() if n > 1)
     if repeats:
         notes.append(f"{repeats} source texts occur more than once")
     return [n for n in notes if n]
+
+
+def _nul_note(records: Sequence[RawRecord]) -> str | None:
+    """NUL characters pass through UTF-8 decoding and reach the model unseen (a C-string
+    tokenizer may cut the text there): say where they are, with the count."""
+    hits = [(r, r.source.count("\0") + sum(x.count("\0") for x in r.references)) for r in records]
+    hits = [(r, n) for r, n in hits if n]
+    if not hits:
+        return None
+    shown = ", ".join(r.where for r, _ in hits[:10]) + (", ..." if len(hits) > 10 else "")
+    total = sum(n for _, n in hits)
+    return f"{total} NUL byte(s) in {len(hits)} segment(s) ({shown}); left as they are"
 
 
 def _subset(

@@ -195,11 +195,14 @@ def evaluate(
     bootstrap_resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     sources: Sequence[str] | None = None,
+    progress_label: str | None = None,
 ) -> Evaluation:
     """Score ``hyps`` against item-major ``refs`` (``refs[i]`` = references of segment ``i``).
 
     ``metrics`` are registry names or metric configs; ``sources`` go to metrics that read them.
-    ``bootstrap_resamples=0`` turns the intervals off. Raises MetricError on misaligned input.
+    ``bootstrap_resamples=0`` turns the intervals off. With ``progress_label``, progress lines
+    are logged while the statistics are extracted (for batch logs; see harness.progress).
+    Raises MetricError on misaligned input.
     """
     configs = [metric_config(m) for m in metrics]
     names = [c.name for c in configs]
@@ -217,10 +220,18 @@ def evaluate(
         counts = replace(counts, spec_hypotheses=n_hyp, spec_references=n_ref)
     if sources is not None and len(sources) != len(hyps):
         raise MetricError(f"{len(hyps)} hypotheses but {len(sources)} sources")
-    scored = _extract_all(configs, MetricInputs(scored_hyps, scored_refs, sources))
+    progress = None
+    if progress_label is not None:
+        from harness.progress import ProgressLog
+
+        passes = len(names) * (1 if spec.is_identity else 2)
+        progress = ProgressLog(progress_label, len(hyps) * passes, unit="segment scores")
+    scored = _extract_all(configs, MetricInputs(scored_hyps, scored_refs, sources), progress)
     # Only when the spec changes text is there a different "raw" number to keep beside it.
     raw = (
-        {} if spec.is_identity else _extract_all(configs, MetricInputs(raw_hyps, raw_refs, sources))
+        {}
+        if spec.is_identity
+        else _extract_all(configs, MetricInputs(raw_hyps, raw_refs, sources), progress)
     )
     stats = {name: pair[0] for name, pair in scored.items()}
     boot = _Bootstrap(bootstrap_resamples, seed, stats)
@@ -267,15 +278,39 @@ def _map_refs(refs: Sequence[Sequence[str]], fn: Any) -> tuple[list[list[str]], 
     return out, changed
 
 
+_PROGRESS_CHUNK = 500  # segments per statistics call when progress is logged
+
+
 def _extract_all(
-    configs: Sequence[MetricConfig], inputs: MetricInputs
+    configs: Sequence[MetricConfig], inputs: MetricInputs, progress: Any = None
 ) -> dict[str, tuple[np.ndarray, str]]:
-    """metric -> (per-segment statistics, the metric's signature)."""
+    """metric -> (per-segment statistics, the metric's signature).
+
+    With ``progress`` (a ProgressLog), segments go in chunks: the statistics are per segment,
+    so the concatenated chunks equal one call over everything (tested).
+    """
     out = {}
+    n = len(inputs.hypotheses)
+    step = _PROGRESS_CHUNK if progress is not None else max(n, 1)
     for config in configs:
-        extracted = get_metric(config.name).extract(config, inputs)
-        out[config.name] = (extracted.stats, extracted.signature)
+        spec = get_metric(config.name)
+        parts, signature = [], ""
+        for start in range(0, n, step):
+            extracted = spec.extract(config, _slice(inputs, start, start + step))
+            parts.append(extracted.stats)
+            signature = extracted.signature
+            if progress is not None:
+                progress.update(len(extracted.stats))
+        out[config.name] = (parts[0] if len(parts) == 1 else np.concatenate(parts), signature)
     return out
+
+
+def _slice(inputs: MetricInputs, start: int, end: int) -> MetricInputs:
+    return MetricInputs(
+        inputs.hypotheses[start:end],
+        None if inputs.references is None else inputs.references[start:end],
+        None if inputs.sources is None else inputs.sources[start:end],
+    )
 
 
 def _record(

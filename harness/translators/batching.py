@@ -20,8 +20,6 @@ from harness.translators.base import BatchCallback
 
 log = logging.getLogger(__name__)
 
-_LOG_EVERY_S = 30.0  # progress lines in logs when no terminal shows a bar
-
 
 @dataclass(frozen=True)
 class BatchResult:
@@ -95,37 +93,25 @@ def peak_memory() -> tuple[float, str]:
 
 
 class _Progress:
-    """A tqdm bar on a terminal; otherwise an INFO log line every 30 s."""
+    """A tqdm bar on a terminal. Where there is none, the runner logs progress lines
+    (:class:`harness.progress.ProgressLog`), since only it knows the cached count."""
 
     def __init__(self, total: int, label: str, enabled: bool) -> None:
         self.total, self.label, self.done, self.tokens = total, label, 0, 0
-        self.start = self.last_log = time.perf_counter()
+        self.start = time.perf_counter()
         self.bar = None
         if enabled and sys.stderr.isatty():
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, desc=label, unit="seg", file=sys.stderr, leave=False)
-        self.log_lines = enabled and self.bar is None
 
     def update(self, segments: int, tokens: int) -> None:
         self.done += segments
         self.tokens += tokens
-        now = time.perf_counter()
-        rate = self.done / max(now - self.start, 1e-9)
         if self.bar is not None:
+            now = time.perf_counter()
             self.bar.update(segments)
             self.bar.set_postfix(tok_s=f"{self.tokens / max(now - self.start, 1e-9):.0f}")
-        elif self.log_lines and now - self.last_log >= _LOG_EVERY_S:
-            self.last_log = now
-            eta = (self.total - self.done) / rate if rate > 0 else float("inf")
-            log.info(
-                "%s: %d/%d segments, %.1f seg/s, ETA %.0f s",
-                self.label,
-                self.done,
-                self.total,
-                rate,
-                eta,
-            )
 
     def close(self) -> None:
         if self.bar is not None:

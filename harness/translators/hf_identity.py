@@ -184,4 +184,7 @@ def check_available(
 
             found = torch.cuda.is_available()
         if not found:
-            raise TranslatorError(f"{where}: {cfg.device!r} requested but no CUDA GPU is visible")
+            raise TranslatorError(
+                f"{where}: {cfg.device!r} requested but no CUDA GPU is visible\n"
+                "use device: auto (the GPU when there is one, else the CPU) or device: cpu"
+            )

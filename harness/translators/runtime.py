@@ -34,7 +34,10 @@ def resolve_device(device: str, where: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise TranslatorError(f"{where}: device {device!r} requested but torch sees no CUDA GPU")
+        raise TranslatorError(
+            f"{where}: device {device!r} requested but torch sees no CUDA GPU\n"
+            "use device: auto (the GPU when there is one, else the CPU) or device: cpu"
+        )
     if device != "cpu" and not device.startswith(("cuda", "mps", "xpu")):
         raise TranslatorError(f"{where}: unknown device {device!r} (use auto, cpu, cuda, cuda:N)")
     return device
