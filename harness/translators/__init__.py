@@ -12,6 +12,7 @@ from pathlib import Path
 from harness.errors import TranslatorError
 from harness.translators.base import BatchCallback, BuildOptions, Translator
 from harness.translators.config import CT2ModelConfig, HFModelConfig, ModelConfig
+from harness.translators.openai_config import OpenAIModelConfig
 
 __all__ = [
     "BatchCallback",
@@ -19,6 +20,7 @@ __all__ = [
     "CT2ModelConfig",
     "HFModelConfig",
     "ModelConfig",
+    "OpenAIModelConfig",
     "Translator",
     "build_translator",
     "check_available",
@@ -26,7 +28,7 @@ __all__ = [
 
 
 def build_translator(
-    cfg: HFModelConfig | CT2ModelConfig,
+    cfg: HFModelConfig | CT2ModelConfig | OpenAIModelConfig,
     *,
     cache_dir: Path,
     base_dir: Path | None = None,
@@ -41,8 +43,6 @@ def build_translator(
     checked against few-shot examples. Raises :class:`harness.errors.TranslatorError`
     (:class:`~harness.errors.ModelNotFoundError` when offline and not cached).
     """
-    from harness.translators.loading import load_parts, resolve_model_source
-
     options = BuildOptions(
         cache_dir=Path(cache_dir),
         base_dir=base_dir,
@@ -50,6 +50,12 @@ def build_translator(
         progress=progress,
         test_sources=tuple(test_sources),
     )
+    if isinstance(cfg, OpenAIModelConfig):  # a server runs the model: nothing to load here
+        from harness.translators.openai_backend import OpenAITranslator
+
+        return OpenAITranslator(cfg, options)
+    from harness.translators.loading import load_parts, resolve_model_source
+
     source = resolve_model_source(cfg.model, cfg.revision, base_dir=base_dir, config_key=config_key)
     parts = load_parts(cfg, source)
     match cfg.backend, parts.preset.causal:
@@ -73,7 +79,7 @@ def build_translator(
 
 
 def check_available(
-    cfg: HFModelConfig | CT2ModelConfig,
+    cfg: HFModelConfig | CT2ModelConfig | OpenAIModelConfig,
     *,
     base_dir: Path | None = None,
     config_key: str | None = None,
@@ -82,8 +88,14 @@ def check_available(
     does not exist, a hub model that is not cached while offline, or a GPU that is not there.
 
     The runner checks every model first, so a missing third model does not surface only after
-    the first two have translated for an hour.
+    the first two have translated for an hour. For an API model: its key's environment
+    variable is set and its URL well-formed (the first request then checks the key itself).
     """
+    if isinstance(cfg, OpenAIModelConfig):
+        from harness.translators.openai_backend import check_openai_available
+
+        check_openai_available(cfg, config_key)
+        return
     from harness.hub import offline_requested
     from harness.translators.loading import not_found_error, resolve_model_source
 
