@@ -49,6 +49,7 @@ class FakeOpenAIServer(ThreadingHTTPServer):
         self.faults: dict[str, list[str]] = {}
         self.requests: Counter[str] = Counter()  # source -> requests received
         self.arrivals: defaultdict[str, list[float]] = defaultdict(list)  # monotonic times
+        self.received = 0  # every POST, refused ones included
         self.answered = 0  # 200s with a real completion
         self.in_flight = self.max_in_flight = 0
         self.bodies: list[dict[str, Any]] = []
@@ -95,6 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with self.server.lock:
+            self.server.received += 1
         if self.path != "/v1/chat/completions":
             return self._send(404, {"error": {"message": f"no route {self.path}"}})
         server = self.server

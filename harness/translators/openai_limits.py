@@ -179,8 +179,9 @@ class RequestStats:
 
 
 class RequestProgress:
-    """Requests done, in flight, retries and ETA: a tqdm bar on a terminal, else a log line
-    every 30 s (and none at all when ``enabled`` is false)."""
+    """Requests done, in flight, retries and ETA: a tqdm bar when ``enabled`` and on a
+    terminal, else an INFO log line every 30 s (an API run of hours, logged to a file, still
+    says where it is; ``-q`` silences INFO)."""
 
     def __init__(self, total: int, label: str, enabled: bool) -> None:
         self.total, self.label = total, label
@@ -191,7 +192,7 @@ class RequestProgress:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, desc=label, unit="req", file=sys.stderr, leave=False)
-        self.log_lines = enabled and self.bar is None
+        self.log_lines = self.bar is None
 
     def started(self) -> None:
         self.in_flight += 1
