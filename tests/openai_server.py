@@ -181,3 +181,20 @@ def completion(body: dict[str, Any], text: str | None, finish: str, refusal: str
             "total_tokens": prompt_tokens + len((text or "").split()),
         },
     }
+
+
+def main() -> None:
+    """``python tests/openai_server.py --delay 0.2``: serve until killed; prints the base URL."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--api-key", default=None)
+    args = parser.parse_args()
+    with FakeOpenAIServer(api_key=args.api_key, delay_s=args.delay) as server:
+        print(server.base_url, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
