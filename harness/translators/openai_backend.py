@@ -147,10 +147,12 @@ class OpenAITranslator:
     def messages(self, source: str) -> list[dict[str, str]]:
         return chat_messages(self.cfg.prompt, self.few_shot, source)
 
-    def segment_flags(self) -> list[str | None]:
+    def segment_flags(self) -> Sequence[str | None]:
         """Per input of the current (or last) ``translate`` call: None, or one of
-        :data:`FLAGS`. Filled as answers arrive, so ``on_batch`` can read its positions."""
-        return list(self._flags)
+        :data:`FLAGS`. Filled as answers arrive, before ``on_batch`` hears of them, so the
+        callback can read its positions. The live list, not a copy (read it, do not change
+        it): the runner reads it once per answer."""
+        return self._flags
 
     def translate(self, sources: Sequence[str], on_batch: BatchCallback | None = None) -> list[str]:
         """One output per source, in input order; raises :class:`SegmentError` when a request
