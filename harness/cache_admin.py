@@ -36,6 +36,8 @@ class CacheGroup:
         """The settings that tell two identities of one model apart, in one line."""
         ident = self.identity
         parts = [str(ident.get("backend", "?"))]
+        if ident.get("endpoint"):
+            parts.append(str(ident["endpoint"]))
         runtime = ident.get("runtime") or {}
         parts += [f"{k}={v}" for k, v in runtime.items()]
         settings = ident.get("settings") or {}

@@ -25,10 +25,15 @@ def check_run(resolved: Any, *, writes: bool = True) -> None:
     """
     if writes:
         check_writable(resolved.run_dir)
+    from harness.translators.backends import backend_of
+
     for index, model in enumerate(resolved.config.models):
         key = f"models[{index}]"
-        check_local_model(str(model.model), resolved.base_dir, key)
-        check_gpu_present(str(model.device), f"{key}.device")
+        if backend_of(model).model_is_path:  # an API model's name is the server's
+            check_local_model(str(model.model), resolved.base_dir, key)
+        device = getattr(model, "device", None)
+        if device is not None:
+            check_gpu_present(str(device), f"{key}.device")
 
 
 def check_writable(run_dir: Path) -> None:

@@ -31,6 +31,8 @@ from harness.provenance import environment
 from harness.report.run_reports import attach_significance, write_run_report
 from harness.segments import LoadedDataset
 from harness.textnorm import normalize_boundary_all
+from harness.translators.backends import backend_of
+from harness.translators.base import SegmentError
 from harness.translators.identity import IdentityContext, TranslatorIdentity, no_memo
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,9 @@ class Translation:
     cached: int
     translated: int
     seconds: float
+    # Per hypothesis: None, or what the translator flagged ("truncated", "refusal", ...),
+    # remembered by the cache beside the hypothesis.
+    flags: list[str | None] = field(default_factory=list)
 
 
 @dataclass
@@ -120,6 +125,9 @@ class _ModelSession:
         return {**known, "throughput": None} if known else {}
 
     def close(self) -> None:
+        close = getattr(self._translator, "close", None)
+        if close is not None:  # e.g. an API client's connections
+            close()
         self._translator = None  # let the model be garbage-collected before the next one
 
 
@@ -198,8 +206,10 @@ def _session(
     rank: Rank | None = None,
 ) -> _ModelSession:
     model_cfg = resolved.config.models[index]
-    update = {"model": resolve_model_path(model_cfg.model, resolved.base_dir)}
-    if rank is not None:
+    update = {}
+    if backend_of(model_cfg).model_is_path:  # an API model's name is the server's, not a path
+        update["model"] = resolve_model_path(model_cfg.model, resolved.base_dir)
+    if rank is not None and hasattr(model_cfg, "device"):
         update["device"] = device_for(model_cfg.device, rank)  # one GPU per process
     local = model_cfg.model_copy(update=update)
     few_shot = _few_shot_stamp(local, resolved.base_dir, f"models[{index}]", test_sources)
@@ -285,9 +295,12 @@ def translate_segments(
     Each finished batch goes to the cache at once, so an interrupted run resumes where it stopped.
     """
     hypotheses: list[str | None] = [None] * len(sources)
+    flags: list[str | None] = [None] * len(sources)
     if cache is not None:
         found = cache.get_many(session.key, sources)
         hypotheses = [found.get(s) for s in sources]
+        cached_flags = cache.get_flags(session.key, sources)
+        flags = [cached_flags.get(s) for s in sources]
     todo = [i for i, h in enumerate(hypotheses) if h is None]
     if label is not None:
         log.info(
@@ -305,18 +318,33 @@ def translate_segments(
             cached=len(sources) - len(todo),
             enabled=not session.options.progress,
         )
+        # Translators that flag outputs (an API's truncated or refused answers) fill this
+        # in before on_batch hears of them; the flags are committed with the hypotheses.
+        flags_of = getattr(translator, "segment_flags", None)
 
         def on_batch(positions: Sequence[int], outputs: Sequence[str]) -> None:
             progress.update(len(positions))
             if cache is not None:
+                now = flags_of() if flags_of is not None else []
                 cache.put_many(
                     session.key,
                     [(todo_sources[p], h) for p, h in zip(positions, outputs, strict=True)],
+                    flags={todo_sources[p]: now[p] for p in positions if now and now[p]},
                 )
 
         start = time.perf_counter()
-        outputs = translator.translate(todo_sources, on_batch=on_batch)
+        try:
+            outputs = translator.translate(todo_sources, on_batch=on_batch)
+        except SegmentError as e:  # name the input by its place in `sources`
+            raise e.moved(todo[e.position]) from e
         seconds = time.perf_counter() - start
+        if flags_of is not None:
+            for i, flag in zip(todo, flags_of(), strict=True):
+                flags[i] = flag
+        if cache is not None:  # what the translator learnt while running (a server's model id)
+            cache.put_provenance(
+                session.key, {**session.provenance, **translator.provenance(), "throughput": None}
+            )
         if len(outputs) != len(todo_sources):
             raise TranslatorError(
                 f"{session.label} returned {len(outputs)} translations "
@@ -326,7 +354,7 @@ def translate_segments(
             hypotheses[i] = hyp
     done = [h for h in hypotheses if h is not None]
     assert len(done) == len(sources)  # every slot was filled above; internal invariant
-    return Translation(done, len(sources) - len(todo), len(todo), seconds)
+    return Translation(done, len(sources) - len(todo), len(todo), seconds, flags)
 
 
 def _evaluate_leaf(
@@ -344,7 +372,11 @@ def _evaluate_leaf(
     sources = [s.source for s in data.segments]
     started = time.perf_counter()
     label = f"{data_name} with {model_name}"
-    translation = translate_segments(sources, session, session.cache, label)
+    try:
+        translation = translate_segments(sources, session, session.cache, label)
+    except SegmentError as e:
+        segment = data.segments[e.position]
+        raise e.named(f"segment {segment.id!r} (#{e.position} of {data_name})") from e
     references = [list(s.references) for s in data.segments]
     scoring_started = time.perf_counter()
     evaluation = evaluate(
@@ -380,6 +412,8 @@ def _evaluate_leaf(
             "provenance": dict(data.provenance),
         },
         "normalization": evaluation.normalization_json(),
+        # Segment ids by flag ("truncated", "refusal", ...), from translators that flag.
+        "segment_flags": _flagged_ids(data, translation.flags),
         "scores": evaluation.to_json(),
         "timing": {
             **_timing(translation, shards),
@@ -402,6 +436,14 @@ def _evaluate_leaf(
         ", ".join(f"{k} {v:.2f}" for k, v in headline.items()),
     )
     return LeafResult(model_name, data_name, leaf_dir, headline)
+
+
+def _flagged_ids(data: LoadedDataset, flags: Sequence[str | None]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for segment, flag in zip(data.segments, flags or [None] * len(data.segments), strict=True):
+        if flag:
+            out.setdefault(flag, []).append(segment.id)
+    return out
 
 
 def _write_leaf(

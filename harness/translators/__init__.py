@@ -25,6 +25,7 @@ __all__ = [
     "HFModelConfig",
     "IdentityContext",
     "ModelConfig",
+    "OpenAIModelConfig",
     "Translator",
     "TranslatorIdentity",
     "build_translator",

@@ -18,6 +18,7 @@ from pydantic import Discriminator, Tag
 from harness.translators.base import BuildOptions, Translator
 from harness.translators.config import CT2ModelConfig, HFModelConfig
 from harness.translators.identity import IdentityContext, TranslatorIdentity
+from harness.translators.openai_config import OpenAIModelConfig
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class BackendSpec:
     identity: Callable[[Any, IdentityContext], TranslatorIdentity]
     check: Callable[[Any, Path | None, str | None], None]
     build: Callable[[Any, BuildOptions], Translator]
+    # ``model:`` names a hub id or a local folder (relative to the config); False: a name only
+    # the backend understands (an API model's name on its server).
+    model_is_path: bool = True
 
 
 def _hf_identity(cfg: Any, ctx: IdentityContext) -> TranslatorIdentity:
@@ -53,12 +57,39 @@ def _build_transformers(cfg: Any, options: BuildOptions) -> Translator:
     return build_transformers_translator(cfg, options)
 
 
+def _openai_identity(cfg: Any, ctx: IdentityContext) -> TranslatorIdentity:
+    from harness.translators.openai_backend import openai_identity
+
+    return TranslatorIdentity(openai_identity(cfg, ctx.few_shot))
+
+
+def _check_openai(cfg: Any, base_dir: Path | None, config_key: str | None) -> None:
+    from harness.translators.openai_backend import check_openai_available
+
+    check_openai_available(cfg, config_key)
+
+
+def _build_openai(cfg: Any, options: BuildOptions) -> Translator:
+    # A server runs the model: nothing loads here.
+    from harness.translators.openai_backend import OpenAITranslator
+
+    return OpenAITranslator(cfg, options)
+
+
 BACKENDS: dict[str, BackendSpec] = {
     spec.name: spec
     for spec in (
         BackendSpec("hf", HFModelConfig, _hf_identity, _check_transformers, _build_transformers),
         BackendSpec(
             "ctranslate2", CT2ModelConfig, _ct2_identity, _check_transformers, _build_transformers
+        ),
+        BackendSpec(
+            "openai",
+            OpenAIModelConfig,
+            _openai_identity,
+            _check_openai,
+            _build_openai,
+            model_is_path=False,
         ),
     )
 }

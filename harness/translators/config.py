@@ -11,16 +11,15 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from harness.configbase import StrictModel
-from harness.data.config import DatasetEntry
+
+# Re-exported: these lived here before the API backend needed them without this module.
+from harness.translators.prompt_config import DEFAULT_INSTRUCTION as DEFAULT_INSTRUCTION
+from harness.translators.prompt_config import FewShotConfig as FewShotConfig
+from harness.translators.prompt_config import PromptConfig
 
 PresetName = Literal[
     "auto", "marian", "nllb", "m2m100", "mbart50", "vinai", "t5", "madlad", "causal-lm"
 ]
-
-DEFAULT_INSTRUCTION = (
-    "Translate the following English text into Vietnamese. "
-    "Output only the Vietnamese translation, with no explanations."
-)
 
 
 def looks_like_local_path(model: str) -> bool:
@@ -33,25 +32,6 @@ def looks_like_local_path(model: str) -> bool:
         or "\\" in model
         or model.endswith("/")
     )
-
-
-class FewShotConfig(StrictModel):
-    """Few-shot examples for decoder-only LLMs: the first ``n`` pairs of a dataset.
-
-    The dataset must not share any source with the test set; the translator refuses otherwise.
-    """
-
-    dataset: DatasetEntry  # any dataset entry, e.g. "flores200:dev" or {kind: files, ...}
-    n: int = Field(default=3, gt=0, le=64)
-
-
-class PromptConfig(StrictModel):
-    """How a decoder-only LLM is asked to translate (ignored by encoder-decoder presets)."""
-
-    instruction: str = DEFAULT_INSTRUCTION
-    few_shot: FewShotConfig | None = None
-    first_line_only: bool = False  # chatty models add notes after a blank line
-    system_prompt: str | None = None  # sent as a system turn when the chat template has one
 
 
 class _ModelCommon(StrictModel):

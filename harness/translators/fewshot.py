@@ -15,7 +15,7 @@ from typing import Any
 from harness.errors import TranslatorError
 from harness.segments import fingerprint
 from harness.textnorm import normalize_boundary
-from harness.translators.config import FewShotConfig
+from harness.translators.prompt_config import FewShotConfig, PromptConfig
 
 _SPACES = re.compile(r"\s+")
 
@@ -64,3 +64,30 @@ def check_no_overlap(
                 f"{pos} ({source[:60]!r}); take examples from a split that does not overlap "
                 "the test set"
             )
+
+
+def chat_messages(
+    prompt: PromptConfig, examples: Sequence[FewShotExample], source: str
+) -> list[dict[str, str]]:
+    """Chat turns for one source: optional system turn, few-shot pairs, then the source.
+
+    One function for every backend that sends chat turns (a local chat template, an API), so
+    the same ``prompt:`` config is the same conversation everywhere.
+    """
+    instruction = prompt.instruction
+    turns = []
+    if prompt.system_prompt:
+        turns.append({"role": "system", "content": prompt.system_prompt})
+    for ex in examples:
+        turns.append({"role": "user", "content": f"{instruction}\n\n{ex.source}"})
+        turns.append({"role": "assistant", "content": ex.target})
+    turns.append({"role": "user", "content": f"{instruction}\n\n{source}"})
+    return turns
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line of ``text``, stripped."""
+    for line in text.strip().splitlines():
+        if line.strip():
+            return line.strip()
+    return ""

@@ -9,7 +9,12 @@ from harness.errors import TranslatorError
 from harness.translators.base import BuildOptions
 from harness.translators.batching import BatchResult
 from harness.translators.config import HFModelConfig
-from harness.translators.fewshot import check_no_overlap, load_few_shot
+from harness.translators.fewshot import (
+    chat_messages,
+    check_no_overlap,
+    first_line,
+    load_few_shot,
+)
 from harness.translators.hf_seq2seq import HFSeq2SeqTranslator, generation_settings
 from harness.translators.loading import ModelParts
 from harness.translators.runtime import EncodedSources
@@ -69,15 +74,7 @@ class HFCausalTranslator(HFSeq2SeqTranslator):
 
     def messages(self, source: str) -> list[dict[str, str]]:
         """Chat turns for one source: optional system turn, few-shot pairs, then the source."""
-        instruction = self.prompt_cfg.instruction
-        turns = []
-        if self.prompt_cfg.system_prompt:
-            turns.append({"role": "system", "content": self.prompt_cfg.system_prompt})
-        for ex in self.few_shot:
-            turns.append({"role": "user", "content": f"{instruction}\n\n{ex.source}"})
-            turns.append({"role": "assistant", "content": ex.target})
-        turns.append({"role": "user", "content": f"{instruction}\n\n{source}"})
-        return turns
+        return chat_messages(self.prompt_cfg, self.few_shot, source)
 
     def prompt(self, source: str) -> str:
         """The exact prompt text the model sees for ``source``."""
@@ -114,11 +111,3 @@ class HFCausalTranslator(HFSeq2SeqTranslator):
             "example": self.prompt("{source}"),
         }
         return prov
-
-
-def first_line(text: str) -> str:
-    """The first non-empty line of ``text``, stripped."""
-    for line in text.strip().splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
