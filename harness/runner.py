@@ -28,6 +28,7 @@ from harness.provenance import environment
 from harness.report.run_reports import attach_significance, write_run_report
 from harness.segments import LoadedDataset
 from harness.textnorm import normalize_boundary_all
+from harness.validity.leaf import CheckedOutputs, check_outputs
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class Translation:
     cached: int
     translated: int
     seconds: float
+    # The translator's own per-segment reports ("truncated", "source_truncated").
+    flags: list[tuple[str, ...]] = field(default_factory=list)
 
 
 @dataclass
@@ -234,6 +237,8 @@ def _cache_key(model_cfg: Any, revision: str | None = None, few_shot: str | None
     hub model's snapshot sha (``main`` moves). ``revision`` is the sha once a download
     resolved it; before, the cached snapshot's, or "unresolved" when none is cached yet."""
     settings = model_cfg.model_dump(mode="json")
+    # The cache holds the raw output; post-processing runs after it (see _evaluate_leaf).
+    settings.pop("postprocess", None)
     settings.update(_numerics(model_cfg))
     if few_shot is not None:
         settings["few_shot_examples"] = few_shot
@@ -298,9 +303,12 @@ def translate_segments(
     Each finished batch goes to the cache at once, so an interrupted run resumes where it stopped.
     """
     hypotheses: list[str | None] = [None] * len(sources)
+    flags: list[tuple[str, ...]] = [()] * len(sources)
     if cache is not None:
         found = cache.get_many(session.key, sources)
         hypotheses = [found.get(s) for s in sources]
+        known = cache.get_flags(session.key, sources)
+        flags = [known.get(s, ()) for s in sources]
     todo = [i for i, h in enumerate(hypotheses) if h is None]
     seconds = 0.0
     if todo:
@@ -309,9 +317,11 @@ def translate_segments(
 
         def on_batch(positions: Sequence[int], outputs: Sequence[str]) -> None:
             if cache is not None:
+                done = [todo_sources[p] for p in positions]
                 cache.put_many(
                     session.key,
-                    [(todo_sources[p], h) for p, h in zip(positions, outputs, strict=True)],
+                    list(zip(done, outputs, strict=True)),
+                    flags=dict(zip(done, _translator_flags(translator, positions), strict=True)),
                 )
 
         start = time.perf_counter()
@@ -322,11 +332,20 @@ def translate_segments(
                 f"{session.label} returned {len(outputs)} translations "
                 f"for {len(todo_sources)} sources"
             )
-        for i, hyp in zip(todo, outputs, strict=True):
+        new_flags = _translator_flags(translator, range(len(todo)))
+        for i, hyp, hyp_flags in zip(todo, outputs, new_flags, strict=True):
             hypotheses[i] = hyp
+            flags[i] = hyp_flags
     done = [h for h in hypotheses if h is not None]
     assert len(done) == len(sources)  # every slot was filled above; internal invariant
-    return Translation(done, len(sources) - len(todo), len(todo), seconds)
+    return Translation(done, len(sources) - len(todo), len(todo), seconds, flags)
+
+
+def _translator_flags(translator: Any, positions: Sequence[int]) -> list[tuple[str, ...]]:
+    """Flags the translator reported for these positions of its last ``translate`` call
+    (its ``last_flags``); none for a translator that does not report them."""
+    known = getattr(translator, "last_flags", None) or []
+    return [tuple(known[p]) if p < len(known) else () for p in positions]
 
 
 def _evaluate_leaf(
@@ -336,6 +355,7 @@ def _evaluate_leaf(
     data: LoadedDataset,
     shards: dict[str, Any] | None = None,
 ) -> LeafResult:
+    from harness.analysis import analyse_leaf
     from harness.metrics import evaluate
 
     config = resolved.config
@@ -345,10 +365,12 @@ def _evaluate_leaf(
     sources = [s.source for s in data.segments]
     started = time.perf_counter()
     translation = translate_segments(sources, session, session.cache)
+    postprocess = getattr(session.config, "postprocess", None)
+    checked = check_outputs(data.segments, translation.hypotheses, translation.flags, postprocess)
     references = [list(s.references) for s in data.segments]
     scoring_started = time.perf_counter()
     evaluation = evaluate(
-        translation.hypotheses,  # raw model output: evaluate() counts what normalization changes
+        checked.hypotheses,  # model output (post-processed if configured), not yet normalized
         references,
         metrics=config.metrics,
         spec=config.normalize.spec(),
@@ -357,8 +379,8 @@ def _evaluate_leaf(
     )
     scoring_seconds = time.perf_counter() - scoring_started
     # The files hold the text that was scored (NFC, plain spaces), not the raw bytes.
-    hypotheses, _ = normalize_boundary_all(translation.hypotheses)
-    _write_leaf(leaf_dir, data, hypotheses, evaluation.segment_chrf)
+    hypotheses, _ = normalize_boundary_all(checked.hypotheses)
+    _write_leaf(leaf_dir, data, hypotheses, evaluation.segment_chrf, checked)
     evaluation.save_stats(leaf_dir / "stats.npz")
     results = {
         "schema_version": store.SCHEMA_VERSION,
@@ -379,6 +401,8 @@ def _evaluate_leaf(
         },
         "normalization": evaluation.normalization_json(),
         "scores": evaluation.to_json(),
+        "validity": checked.report.to_json(),
+        "analysis": analyse_leaf(data.segments, evaluation),
         "timing": {
             **_timing(translation, shards),
             "scoring_seconds": round(scoring_seconds, 3),
@@ -386,7 +410,14 @@ def _evaluate_leaf(
         },
         "environment": environment(),
     }
+    if postprocess is not None and postprocess.active:
+        results["model"]["postprocess"] = {
+            **postprocess.model_dump(mode="json"),
+            "changed_segments": checked.postprocessed,
+        }
     store.write_json_atomic(leaf_dir / store.RESULTS_FILE, results)
+    if checked.report.summary():
+        log.warning("%s on %s: %s", model_name, data_name, checked.report.summary())
     headline = {name: record.score for name, record in evaluation.scores.items()}
     log.info(
         "%s on %s: %s",
@@ -398,12 +429,21 @@ def _evaluate_leaf(
 
 
 def _write_leaf(
-    leaf_dir: Path, data: LoadedDataset, hypotheses: Sequence[str], chrf: Sequence[float]
+    leaf_dir: Path,
+    data: LoadedDataset,
+    hypotheses: Sequence[str],
+    chrf: Sequence[float],
+    checked: CheckedOutputs,
 ) -> None:
     store.write_lines_atomic(leaf_dir / "hypotheses.txt", hypotheses)
     rows = (
-        {**seg.to_json(), "hypothesis": hyp, "chrf": round(score, 4)}
-        for seg, hyp, score in zip(data.segments, hypotheses, chrf, strict=True)
+        {
+            **seg.to_json(),
+            "hypothesis": hyp,
+            "chrf": round(score, 4),
+            **checked.segment_fields(i, hyp),
+        }
+        for i, (seg, hyp, score) in enumerate(zip(data.segments, hypotheses, chrf, strict=True))
     )
     store.write_jsonl_atomic(leaf_dir / "segments.jsonl", rows)
 

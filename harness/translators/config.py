@@ -12,6 +12,7 @@ from pydantic import Discriminator, Field, Tag, model_validator
 
 from harness.configbase import StrictModel
 from harness.data.config import DatasetEntry
+from harness.validity.postprocess import PostprocessConfig
 
 PresetName = Literal[
     "auto", "marian", "nllb", "m2m100", "mbart50", "vinai", "t5", "madlad", "causal-lm"
@@ -74,6 +75,8 @@ class _ModelCommon(StrictModel):
     tgt_lang: str | None = None
     source_prefix: str | None = None  # overrides the preset's input prefix ("en: ", "<2vi> ")
     prompt: PromptConfig = PromptConfig()
+    # Clean-up of the raw output before scoring (for LLMs: reasoning, labels, notes).
+    postprocess: PostprocessConfig = PostprocessConfig()
 
     @property
     def label(self) -> str:
