@@ -30,6 +30,7 @@ REPEAT_MAX_N, REPEAT_MIN_TIMES, REPEAT_COVERAGE, REPEAT_MIN_WORDS = 8, 3, 0.5, 6
 
 _WORD = re.compile(r"\w+")
 _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
+_ADDRESS = re.compile(r"\w[./@:\\_]\w")  # www.itu.int, a@b.org, data/test.en, snake_case
 
 REASONING = re.compile(r"<(think|thinking|reasoning|thought)>.*?(</\1>|\Z)", re.I | re.S)
 # A leading label: "Bản dịch:", "**Translation:**", "Vietnamese translation:", "Tiếng Việt:".
@@ -60,9 +61,11 @@ def is_empty(source: str, hypothesis: str) -> bool:
 
 
 def has_translatable_word(source: str) -> bool:
-    """Whether ``source`` holds a lowercase word of two letters or more: numbers, names,
-    acronyms and titles in capitals legitimately come out as they went in."""
-    return any(w.islower() for w in _LETTER_WORD.findall(source))
+    """Whether ``source`` holds a lowercase word of two letters or more outside URLs, e-mail
+    addresses and file names: numbers, names, acronyms, addresses and titles in capitals
+    legitimately come out as they went in."""
+    tokens = [t for t in source.split() if not _ADDRESS.search(t)]
+    return any(w.islower() for t in tokens for w in _LETTER_WORD.findall(t))
 
 
 def is_untranslated(source: str, hypothesis: str, guess: langid.LangGuess | None = None) -> bool:
