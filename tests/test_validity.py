@@ -137,7 +137,9 @@ def test_report_counts_ids_and_texts() -> None:
 
 
 def test_postprocess_steps() -> None:
-    cfg = postprocess.PostprocessConfig(strip_reasoning=True, strip_label=True, first_paragraph=True)
+    cfg = postprocess.PostprocessConfig(
+        strip_reasoning=True, strip_label=True, first_paragraph=True
+    )
     raw = "<think>\nuser wants Vietnamese\n</think>\n\nBản dịch: " + GOOD + "\n\nGiải thích: ..."
     assert postprocess.apply(raw, cfg) == GOOD
     assert postprocess.apply("reasoning first</think>" + GOOD, cfg) == GOOD
