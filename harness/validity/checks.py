@@ -6,6 +6,7 @@ exactly when it fires, and the thresholds below are part of :func:`signature`.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -18,7 +19,7 @@ TRANSLATOR_FLAGS = ("truncated", "source_truncated")
 FLAGS = TEXT_FLAGS + TRANSLATOR_FLAGS
 
 # Length band in characters, hypothesis vs source of n characters: [LOW*n - SLACK, HIGH*n +
-# SLACK]. Measured with scripts/measure_length_band.py on the 3,265 NTREX-128 + IWSLT'15
+# SLACK]. Measured with scripts/measure_validity.py on the 3,265 NTREX-128 + IWSLT'15
 # tst2013 pairs: 4 human references (0.12 %) fall outside; the plain ratio band [0.6, 1.8]
 # would flag 30, most of them short sources, hence the slack.
 LENGTH_LOW, LENGTH_HIGH, LENGTH_SLACK = 0.6, 1.8, 15
@@ -70,10 +71,11 @@ def has_translatable_word(source: str) -> bool:
 
 def is_untranslated(source: str, hypothesis: str, guess: langid.LangGuess | None = None) -> bool:
     """The output is the source itself (case and spacing aside) while the source has a word
-    to translate, or the output is identified as English."""
+    to translate, or the output is identified as English. A copy of a source with nothing to
+    translate (names, numbers, addresses) is fine, whatever language it looks like."""
     hyp = " ".join(_nfc(hypothesis).casefold().split())
-    if hyp and hyp == " ".join(_nfc(source).casefold().split()) and has_translatable_word(source):
-        return True
+    if hyp and hyp == " ".join(_nfc(source).casefold().split()):
+        return has_translatable_word(source)
     guess = guess if guess is not None else langid.identify(hypothesis)
     return guess.lang == "en"
 
@@ -86,20 +88,21 @@ def is_off_target(hypothesis: str, guess: langid.LangGuess | None = None) -> boo
 
 
 def repetition_coverage(hypothesis: str) -> float:
-    """Share of the words of ``hypothesis`` inside back-to-back repeats of one n-gram."""
+    """Share of the words of ``hypothesis`` inside back-to-back repeats of one n-gram.
+
+    A stretch of ``times`` copies of an n-gram is a run of ``(times - 1) * n`` positions where
+    a word equals the word ``n`` later, so each n costs one pass over the words.
+    """
     words = [w.casefold() for w in _WORD.findall(hypothesis)]
     covered = [False] * len(words)
     for n in range(1, REPEAT_MAX_N + 1):
-        i = 0
-        while i + n * REPEAT_MIN_TIMES <= len(words):
-            times = 1
-            while words[i + times * n : i + (times + 1) * n] == words[i : i + n]:
-                times += 1
-            if times >= REPEAT_MIN_TIMES:
-                covered[i : i + times * n] = [True] * (times * n)
-                i += times * n
-            else:
-                i += 1
+        need, start = (REPEAT_MIN_TIMES - 1) * n, 0
+        pairs = zip(words, words[n:], strict=False)  # word j beside word j + n
+        for same, group in itertools.groupby(a == b for a, b in pairs):
+            run = sum(1 for _ in group)
+            if same and run >= need:  # words start .. start+run+n-1 repeat with period n
+                covered[start : start + run + n] = [True] * (run + n)
+            start += run
     return sum(covered) / len(words) if words else 0.0
 
 
@@ -124,13 +127,16 @@ def is_wrapped(source: str, hypothesis: str) -> bool:
 def is_chatter(source: str, hypothesis: str) -> bool:
     """LLM boilerplate around the translation: a reasoning block, a leading label
     ("Bản dịch:"), a preamble ("Here is the translation", "Dưới đây là"), a note
-    ("Lưu ý:", "Note:"), wrapping quotes / markdown, or a second paragraph the source lacks."""
-    hyp = _nfc(hypothesis)
-    if REASONING.search(hyp) or LABEL.match(hyp) or _PREAMBLE.match(hyp) or is_wrapped(source, hyp):
+    ("Lưu ý:", "Note:"), wrapping quotes / markdown, or a second paragraph the source lacks.
+    A label, preamble or note the source has too ("Here are the key facts: ...") is a
+    translation, not chatter."""
+    hyp, src = _nfc(hypothesis), _nfc(source)
+    if REASONING.search(hyp) or is_wrapped(src, hyp):
         return True
-    if _NOTE.search(hyp) and not _NOTE.search(_nfc(source)):
-        return True
-    return "\n" in hyp.strip() and "\n" not in source.strip()
+    for pattern in (LABEL.match, _PREAMBLE.match, _NOTE.search):
+        if pattern(hyp) and not pattern(src):
+            return True
+    return "\n" in hyp.strip() and "\n" not in src.strip()
 
 
 def length_band(source_chars: int) -> tuple[float, float]:
