@@ -152,3 +152,23 @@ def test_postprocess_steps() -> None:
     assert postprocess.apply("Bản dịch: " + GOOD, only_para) == "Bản dịch: " + GOOD
     # A cleaned output carries no chatter flag any more.
     assert segment_flags(SRC, postprocess.apply(raw, cfg)) == ()
+
+
+def test_what_the_source_says_too_is_a_translation() -> None:
+    src = "Here are some key facts about Palu and Donggala, on the island of Sulawesi:"
+    hyp = "Dưới đây là một số thông tin chính về Palu và Donggala, trên đảo Sulawesi:"
+    assert segment_flags(src, hyp) == ()  # NTREX-128 has this pair; it is not chatter
+    names = "Dearborn , Michigan . Henry Ford ."
+    assert segment_flags(names, names.replace("Michigan", "MIchigan")) == ()
+
+
+def test_the_cache_keeps_translator_flags_with_the_outputs(tmp_path) -> None:
+    from harness.cache import TranslationCache
+
+    with TranslationCache(tmp_path / "t.sqlite") as cache:
+        cache.put_many("k", [("a", "A"), ("b", "B")], flags={"a": ("truncated",), "b": ()})
+        assert cache.get_flags("k", ["a", "b", "c"]) == {"a": ("truncated",)}
+        assert cache.get_flags("other", ["a"]) == {}
+        cache.put_many("k", [("a", "A2")])  # replaced without flags: the old ones go
+        assert cache.get_flags("k", ["a"]) == {}
+        assert cache.get_many("k", ["a", "b"]) == {"a": "A2", "b": "B"}
