@@ -64,12 +64,12 @@ EN_WORDS = [
 ]
 
 
-def _corpus(seed: int = 7, n: int = 90) -> tuple[list[str], list[str], list[str], list[str]]:
-    """Sources of 1..75 words; references; two systems dropping/replacing words at random."""
+def _corpus(seed: int = 7, n: int = 45) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Sources of 3..67 words; references; two systems dropping/replacing words at random."""
     rng = random.Random(seed)
     sources, refs, sys_a, sys_b = [], [], [], []
     for i in range(n):
-        length = 1 + (i * 37) % 75
+        length = (3, 12, 25, 33, 45, 55, 65)[i % 7] + i % 3  # every bucket gets some
         sources.append(" ".join(rng.choice(EN_WORDS) for _ in range(length)))
         ref = [rng.choice(VI_WORDS) for _ in range(max(1, length - rng.randint(0, 3)))]
         refs.append(" ".join(ref))
