@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS translations (
 CREATE TABLE IF NOT EXISTS segment_flags (
     translator_key TEXT NOT NULL,
     source_sha TEXT NOT NULL,
-    flag TEXT NOT NULL,
+    flags TEXT NOT NULL,
     PRIMARY KEY (translator_key, source_sha)
 );
 CREATE TABLE IF NOT EXISTS translators (
@@ -157,38 +157,50 @@ class TranslationCache:
         self,
         key: str,
         pairs: Iterable[tuple[str, str]],
-        flags: Mapping[str, str] | None = None,
+        flags: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         """Store (source, hypothesis) pairs in one transaction, with the translator's flags
-        for some of them (source -> "truncated", ...) in the same one."""
+        for some of the sources (source -> e.g. ``("truncated",)``; only non-empty kept)."""
         now = time.time()
         rows = [(key, _sha(s), s, h, now) for s, h in pairs]
-        shas = [(row[0], row[1]) for row in rows]
-        flag_rows = [(key, _sha(s), f) for s, f in (flags or {}).items()]
+        flags = flags or {}
+        flag_rows = [
+            (key, sha, json.dumps(list(flags[s]))) for _, sha, s, _, _ in rows if flags.get(s)
+        ]
         with self._guard():
             self._db.execute("BEGIN")
             try:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO translations VALUES (?, ?, ?, ?, ?)", rows
                 )
-                # A retranslated source loses a flag its earlier output had.
+                # A row replaced without flags must not keep the old row's.
                 self._db.executemany(
-                    "DELETE FROM segment_flags WHERE translator_key = ? AND source_sha = ?", shas
+                    "DELETE FROM segment_flags WHERE translator_key = ? AND source_sha = ?",
+                    [(key, sha) for _, sha, _, _, _ in rows],
                 )
-                self._db.executemany("INSERT INTO segment_flags VALUES (?, ?, ?)", flag_rows)
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO segment_flags VALUES (?, ?, ?)", flag_rows
+                )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
 
-    def get_flags(self, key: str, sources: Sequence[str]) -> dict[str, str]:
-        """Flags stored with cached hypotheses (source text -> flag); most have none."""
-        by_sha = {_sha(s): s for s in sources}
-        with self._guard():
+    def get_flags(self, key: str, sources: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """The translator's flags stored for these sources (only those that have any)."""
+        found: dict[str, tuple[str, ...]] = {}
+        unique = list(dict.fromkeys(sources))
+        for start in range(0, len(unique), 500):
+            by_sha = {_sha(s): s for s in unique[start : start + 500]}
+            marks = ",".join("?" * len(by_sha))
             rows = self._db.execute(
-                "SELECT source_sha, flag FROM segment_flags WHERE translator_key = ?", (key,)
-            ).fetchall()
-        return {by_sha[sha]: flag for sha, flag in rows if sha in by_sha}
+                f"SELECT source_sha, flags FROM segment_flags "
+                f"WHERE translator_key = ? AND source_sha IN ({marks})",
+                [key, *by_sha],
+            )
+            for sha, blob in rows:
+                found[by_sha[sha]] = tuple(json.loads(blob))
+        return found
 
     def put_provenance(self, key: str, provenance: Mapping[str, Any]) -> None:
         """Remember how a translator was made, so a fully cached rerun can still report it."""

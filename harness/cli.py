@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--hyp", type=Path, required=True, help="system output, one per line")
     score.add_argument(
+        "--src",
+        type=Path,
+        default=None,
+        help="source file: also run the validity checks (empty, untranslated, off_target, ...)",
+    )
+    score.add_argument(
         "--ref",
         type=Path,
         action="append",
@@ -218,7 +224,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from harness.textnorm import NormalizationSpec
 
     spec = NormalizationSpec(tone_marks=args.tone_marks, quotes=args.quotes)
-    out, note = score_files(args.hyp, args.ref, args.metrics, args.format, spec=spec)
+    out, note = score_files(
+        args.hyp, args.ref, args.metrics, args.format, spec=spec, source=args.src
+    )
     sys.stdout.write(out)
     if note:
         sys.stderr.write(note if note.endswith("\n") else note + "\n")

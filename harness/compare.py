@@ -102,6 +102,7 @@ class DatasetComparison:
     systems: tuple[str, ...]
     baseline: str
     metrics: tuple[MetricComparison, ...]
+    analysis: dict[str, Any] = field(default_factory=dict)  # harness.analysis.dataset_analysis
 
     @property
     def n_comparisons(self) -> int:
@@ -352,6 +353,8 @@ def _compare_group(
             for label, r in paired[metric].items()
         }
         results.append(MetricComparison(metric, ordered[0].signatures[metric], per_system))
+    from harness.analysis import dataset_analysis
+
     return DatasetComparison(
         name,
         ordered[0].fingerprint,
@@ -359,6 +362,7 @@ def _compare_group(
         tuple(s.label for s in ordered),
         base,
         tuple(results),
+        dataset_analysis([(s.label, s.leaf, s.stats) for s in ordered]),
     )
 
 

@@ -34,6 +34,7 @@ from harness.textnorm import normalize_boundary_all
 from harness.translators.backends import backend_of
 from harness.translators.base import SegmentError
 from harness.translators.identity import IdentityContext, TranslatorIdentity, no_memo
+from harness.validity.leaf import CheckedOutputs, check_outputs
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,9 @@ class Translation:
     cached: int
     translated: int
     seconds: float
-    # Per hypothesis: None, or what the translator flagged ("truncated", "refusal", ...),
+    # The translator's own per-segment reports ("truncated", "source_truncated", "refusal"),
     # remembered by the cache beside the hypothesis.
-    flags: list[str | None] = field(default_factory=list)
+    flags: list[tuple[str, ...]] = field(default_factory=list)
 
 
 @dataclass
@@ -295,12 +296,12 @@ def translate_segments(
     Each finished batch goes to the cache at once, so an interrupted run resumes where it stopped.
     """
     hypotheses: list[str | None] = [None] * len(sources)
-    flags: list[str | None] = [None] * len(sources)
+    flags: list[tuple[str, ...]] = [()] * len(sources)
     if cache is not None:
         found = cache.get_many(session.key, sources)
         hypotheses = [found.get(s) for s in sources]
-        cached_flags = cache.get_flags(session.key, sources)
-        flags = [cached_flags.get(s) for s in sources]
+        known = cache.get_flags(session.key, sources)
+        flags = [known.get(s, ()) for s in sources]
     todo = [i for i, h in enumerate(hypotheses) if h is None]
     if label is not None:
         log.info(
@@ -318,18 +319,15 @@ def translate_segments(
             cached=len(sources) - len(todo),
             enabled=not session.options.progress,
         )
-        # Translators that flag outputs (an API's truncated or refused answers) fill this
-        # in before on_batch hears of them; the flags are committed with the hypotheses.
-        flags_of = getattr(translator, "segment_flags", None)
 
         def on_batch(positions: Sequence[int], outputs: Sequence[str]) -> None:
             progress.update(len(positions))
             if cache is not None:
-                now = flags_of() if flags_of is not None else []
+                done = [todo_sources[p] for p in positions]
                 cache.put_many(
                     session.key,
-                    [(todo_sources[p], h) for p, h in zip(positions, outputs, strict=True)],
-                    flags={todo_sources[p]: now[p] for p in positions if now and now[p]},
+                    list(zip(done, outputs, strict=True)),
+                    flags=dict(zip(done, _translator_flags(translator, positions), strict=True)),
                 )
 
         start = time.perf_counter()
@@ -338,9 +336,6 @@ def translate_segments(
         except SegmentError as e:  # name the input by its place in `sources`
             raise e.moved(todo[e.position]) from e
         seconds = time.perf_counter() - start
-        if flags_of is not None:
-            for i, flag in zip(todo, flags_of(), strict=True):
-                flags[i] = flag
         if cache is not None:  # what the translator learnt while running (a server's model id)
             cache.put_provenance(
                 session.key, {**session.provenance, **translator.provenance(), "throughput": None}
@@ -350,11 +345,25 @@ def translate_segments(
                 f"{session.label} returned {len(outputs)} translations "
                 f"for {len(todo_sources)} sources"
             )
-        for i, hyp in zip(todo, outputs, strict=True):
+        new_flags = _translator_flags(translator, range(len(todo)))
+        for i, hyp, hyp_flags in zip(todo, outputs, new_flags, strict=True):
             hypotheses[i] = hyp
+            flags[i] = hyp_flags
     done = [h for h in hypotheses if h is not None]
     assert len(done) == len(sources)  # every slot was filled above; internal invariant
     return Translation(done, len(sources) - len(todo), len(todo), seconds, flags)
+
+
+def _translator_flags(translator: Any, positions: Sequence[int]) -> list[tuple[str, ...]]:
+    """Flags the translator reported for these positions of its current or last ``translate``
+    call (its ``last_flags``: per position a flag, a sequence of flags, or None; filled before
+    ``on_batch`` hears of a position); none for a translator that does not report them."""
+    known = getattr(translator, "last_flags", None) or []
+    out = []
+    for p in positions:
+        item = known[p] if p < len(known) else None
+        out.append(() if not item else (item,) if isinstance(item, str) else tuple(item))
+    return out
 
 
 def _evaluate_leaf(
@@ -364,6 +373,7 @@ def _evaluate_leaf(
     data: LoadedDataset,
     shards: dict[str, Any] | None = None,
 ) -> LeafResult:
+    from harness.analysis import analyse_leaf
     from harness.metrics import evaluate
 
     config = resolved.config
@@ -377,10 +387,12 @@ def _evaluate_leaf(
     except SegmentError as e:
         segment = data.segments[e.position]
         raise e.named(f"segment {segment.id!r} (#{e.position} of {data_name})") from e
+    postprocess = getattr(session.config, "postprocess", None)
+    checked = check_outputs(data.segments, translation.hypotheses, translation.flags, postprocess)
     references = [list(s.references) for s in data.segments]
     scoring_started = time.perf_counter()
     evaluation = evaluate(
-        translation.hypotheses,  # raw model output: evaluate() counts what normalization changes
+        checked.hypotheses,  # model output (post-processed if configured), not yet normalized
         references,
         metrics=config.metrics,
         spec=config.normalize.spec(),
@@ -391,7 +403,7 @@ def _evaluate_leaf(
     )
     scoring_seconds = time.perf_counter() - scoring_started
     # The files hold the text that was scored (NFC, plain spaces), not the raw bytes.
-    hypotheses, _ = normalize_boundary_all(translation.hypotheses)
+    hypotheses, _ = normalize_boundary_all(checked.hypotheses)
     results = {
         "schema_version": store.SCHEMA_VERSION,
         "run": config.name,
@@ -415,6 +427,8 @@ def _evaluate_leaf(
         # Segment ids by flag ("truncated", "refusal", ...), from translators that flag.
         "segment_flags": _flagged_ids(data, translation.flags),
         "scores": evaluation.to_json(),
+        "validity": checked.report.to_json(),
+        "analysis": analyse_leaf(data.segments, evaluation),
         "timing": {
             **_timing(translation, shards),
             "scoring_seconds": round(scoring_seconds, 3),
@@ -422,12 +436,19 @@ def _evaluate_leaf(
         },
         "environment": environment(),
     }
+    if postprocess is not None and postprocess.active:
+        results["model"]["postprocess"] = {
+            **postprocess.model_dump(mode="json"),
+            "changed_segments": checked.postprocessed,
+        }
     # Written to a hidden folder, then renamed: a full disk leaves no half-written leaf.
     what = f"the results of {model_name} on {data_name}"
     with store.writing(what, leaf_dir), store.atomic_dir(leaf_dir) as tmp:
-        _write_leaf(tmp, data, hypotheses, evaluation.segment_chrf)
+        _write_leaf(tmp, data, hypotheses, evaluation.segment_chrf, checked)
         evaluation.save_stats(tmp / "stats.npz")
         store.write_json_atomic(tmp / store.RESULTS_FILE, results)
+    if checked.report.summary():
+        log.warning("%s on %s: %s", model_name, data_name, checked.report.summary())
     headline = {name: record.score for name, record in evaluation.scores.items()}
     log.info(
         "%s on %s: %s",
@@ -438,21 +459,31 @@ def _evaluate_leaf(
     return LeafResult(model_name, data_name, leaf_dir, headline)
 
 
-def _flagged_ids(data: LoadedDataset, flags: Sequence[str | None]) -> dict[str, list[str]]:
+def _flagged_ids(data: LoadedDataset, flags: Sequence[tuple[str, ...]]) -> dict[str, list[str]]:
+    """Segment ids by the flags their translator reported."""
     out: dict[str, list[str]] = {}
-    for segment, flag in zip(data.segments, flags or [None] * len(data.segments), strict=True):
-        if flag:
+    for segment, seg_flags in zip(data.segments, flags or [()] * len(data.segments), strict=True):
+        for flag in seg_flags:
             out.setdefault(flag, []).append(segment.id)
     return out
 
 
 def _write_leaf(
-    leaf_dir: Path, data: LoadedDataset, hypotheses: Sequence[str], chrf: Sequence[float]
+    leaf_dir: Path,
+    data: LoadedDataset,
+    hypotheses: Sequence[str],
+    chrf: Sequence[float],
+    checked: CheckedOutputs,
 ) -> None:
     store.write_lines_atomic(leaf_dir / "hypotheses.txt", hypotheses)
     rows = (
-        {**seg.to_json(), "hypothesis": hyp, "chrf": round(score, 4)}
-        for seg, hyp, score in zip(data.segments, hypotheses, chrf, strict=True)
+        {
+            **seg.to_json(),
+            "hypothesis": hyp,
+            "chrf": round(score, 4),
+            **checked.segment_fields(i, hyp),
+        }
+        for i, (seg, hyp, score) in enumerate(zip(data.segments, hypotheses, chrf, strict=True))
     )
     store.write_jsonl_atomic(leaf_dir / "segments.jsonl", rows)
 

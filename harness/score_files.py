@@ -8,6 +8,11 @@ alignment. Differences are deliberate and reported on stderr, never hidden:
 * texts are put in Unicode NFC (and exotic spaces made plain) before scoring; when that changes
   anything, stderr gives the counts and the scores ``sacrebleu`` itself would print;
 * mismatched line counts are an error naming both files (sacrebleu's API would truncate).
+
+With ``--src`` the validity checks of :mod:`harness.validity` run too (those that need no
+translator: not ``truncated``); their counts follow the scores, so the output is no longer
+sacrebleu's: in JSON an object ``{"scores": [...], "validity": {flag: n},
+"validity_segments": {flag: [line numbers]}}``, in text a ``validity:`` line.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from harness.metrics.evaluate import signature_with_norm
 from harness.metrics.registry import check_metric_names, get_metric, metric_names
 from harness.metrics.stats import extract_stats, sacre_score
 from harness.textnorm import NormalizationSpec, apply_spec_all, normalize_boundary_all
+from harness.validity.report import ValidityReport
 
 _BOM = "\ufeff"
 
@@ -35,6 +41,7 @@ def score_files(
     *,
     spec: NormalizationSpec | None = None,
     width: int = 1,
+    source: Path | None = None,
 ) -> tuple[str, str]:
     """Return ``(stdout, stderr note)`` for scoring ``hyp`` against the reference files.
 
@@ -66,7 +73,10 @@ def score_files(
     # signature must say why.
     tag = None if spec.is_identity and not any(changed) else spec.tag
     lines = [_format_one(name, norm_hyps, items, width, fmt, tag) for name in names]
-    return _assemble(lines, fmt), _note(files, changed, names, spec, width)
+    out = _assemble(lines, fmt)
+    if source is not None:
+        out = _with_validity(out, fmt, _validity(Path(source), files, norm_hyps))
+    return out, _note(files, changed, names, spec, width)
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,35 @@ def _format_one(
         payload["signature"] = full
         payload["textnorm"] = tag
     return json.dumps(payload, indent=1, ensure_ascii=False)
+
+
+def _validity(source: Path, files: _Files, hyps: list[str]) -> ValidityReport:
+    """The text validity checks of every line (ids are 1-based line numbers)."""
+    from harness.validity.checks import TEXT_FLAGS, all_segment_flags
+
+    sources, _ = normalize_boundary_all(read_lines(source))
+    if len(sources) != len(hyps):
+        raise MetricError(
+            f"{files.hyp} has {len(hyps)} lines but {source} has {len(sources)}; "
+            "every line of the system output needs its source line"
+        )
+    flags = all_segment_flags(sources, hyps)
+    ids = [str(i) for i in range(1, len(hyps) + 1)]
+    return ValidityReport.build(ids, flags, flags=TEXT_FLAGS)
+
+
+def _with_validity(out: str, fmt: str, report: ValidityReport) -> str:
+    if fmt == "text":
+        counts = ", ".join(f"{n} {name}" for name, n in report.counts.items())
+        return out + f"validity: {counts} (of {report.total} lines)\n"
+    scores = json.loads(out)
+    payload = {
+        "scores": scores if isinstance(scores, list) else [scores],
+        "validity": report.counts_json(),
+        "validity_segments": {k: [int(i) for i in v] for k, v in report.segments.items()},
+        "validity_signature": report.signature,
+    }
+    return json.dumps(payload, indent=1, ensure_ascii=False) + "\n"
 
 
 def _assemble(lines: list[str], fmt: str) -> str:

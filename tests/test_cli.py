@@ -73,7 +73,7 @@ def test_run_writes_the_run_folder_and_prints_the_table(tmp_path, tiny_marian, c
     n = results["dataset"]["segments"]
     assert n == len(segments) == len(hypotheses) == 5  # the sample has 5 paragraph pairs
     assert [s["hypothesis"] for s in segments] == hypotheses
-    assert set(segments[0]) == {"id", "source", "references", "hypothesis", "chrf"}
+    assert set(segments[0]) == {"id", "source", "references", "hypothesis", "chrf", "flags"}
     assert set(results["scores"]) == {"bleu", "chrf", "chrf++", "ter"}
     bleu = results["scores"]["bleu"]
     assert bleu["signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:")

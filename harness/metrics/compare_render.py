@@ -67,6 +67,10 @@ def _markdown_dataset(c: Comparison, d: DatasetComparison) -> str:
         "",
         *_legend(c, d, use_bs, use_ar),
     ]
+    if d.analysis:
+        from harness.analysis import analysis_markdown
+
+        lines += ["", analysis_markdown(d.analysis).rstrip("\n")]
     return "\n".join(lines)
 
 
@@ -183,6 +187,7 @@ def _dataset_json(d: DatasetComparison) -> dict[str, Any]:
             }
             for m in d.metrics
         },
+        "analysis": d.analysis,
     }
 
 

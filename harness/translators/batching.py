@@ -23,10 +23,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BatchResult:
-    """One batch's outputs (in the batch's order) and how many tokens were generated."""
+    """One batch's outputs (in the batch's order) and how many tokens were generated.
+
+    ``truncated``, when the backend can tell, says per row whether generation stopped at
+    ``max_new_tokens`` instead of at an end-of-sequence token.
+    """
 
     hypotheses: list[str]
     output_tokens: int
+    truncated: Sequence[bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class TranslationStats:
     peak_memory_kind: str  # "cuda_max_allocated" | "process_max_rss"
     truncated_sources: int = 0
     blank_sources: int = 0
+    truncated_outputs: int = 0  # outputs cut at max_new_tokens
 
     def to_json(self) -> dict[str, float | int | str]:
         return asdict(self)
@@ -138,23 +144,35 @@ def blank_positions(sources: Sequence[str]) -> tuple[int, ...]:
     return tuple(i for i, s in enumerate(sources) if not s.strip())
 
 
+def initial_flags(n: int, truncated_sources: Sequence[int] = ()) -> list[tuple[str, ...]]:
+    """Per-position translator flags before generation: ``source_truncated`` where the
+    source was cut to the model's input limit."""
+    flags: list[tuple[str, ...]] = [()] * n
+    for pos in truncated_sources:
+        flags[pos] = ("source_truncated",)
+    return flags
+
+
 def run_batches(
     n: int,
     batches: Sequence[Sequence[int]],
     step: Callable[[Sequence[int]], BatchResult],
     on_batch: BatchCallback | None,
     spec: RunSpec,
+    flags: list[tuple[str, ...]] | None = None,
 ) -> tuple[list[str], TranslationStats]:
     """Run ``step`` on each batch of input positions; return outputs in input order.
 
-    ``on_batch(positions, hypotheses)`` is called after each batch. Raises
-    :class:`TranslatorError` when a step returns the wrong number of outputs or a position
-    is left without output.
+    ``on_batch(positions, hypotheses)`` is called after each batch. ``flags`` (one entry per
+    position, see :func:`initial_flags`), when given, gets ``truncated`` added where a step
+    reports it, before ``on_batch`` sees that batch, so a callback can store them with the
+    outputs. Raises :class:`TranslatorError` when a step returns the wrong number of outputs
+    or a position is left without output.
     """
     outputs: list[str | None] = [None] * n
     progress = _Progress(n, spec.label, spec.progress)
     start = spec.started if spec.started is not None else time.perf_counter()
-    generated = 0
+    generated = truncated = 0
     for pos in spec.blank:
         outputs[pos] = ""
     if spec.blank and on_batch is not None:
@@ -170,6 +188,8 @@ def run_batches(
                 )
             for pos, hyp in zip(positions, result.hypotheses, strict=True):
                 outputs[pos] = hyp
+            cut = _mark_truncated(positions, result, flags)
+            truncated += cut
             generated += result.output_tokens
             if on_batch is not None:
                 on_batch(list(positions), list(result.hypotheses))
@@ -193,5 +213,19 @@ def run_batches(
         peak_memory_kind=kind,
         truncated_sources=spec.truncated_sources,
         blank_sources=len(spec.blank),
+        truncated_outputs=truncated,
     )
     return [out for out in outputs if out is not None], stats
+
+
+def _mark_truncated(
+    positions: Sequence[int], result: BatchResult, flags: list[tuple[str, ...]] | None
+) -> int:
+    """Add ``truncated`` to ``flags`` where the batch says so; return how many."""
+    if result.truncated is None:
+        return 0
+    cut = [pos for pos, t in zip(positions, result.truncated, strict=True) if t]
+    if flags is not None:
+        for pos in cut:
+            flags[pos] = (*flags[pos], "truncated")
+    return len(cut)

@@ -16,6 +16,7 @@ from harness.configbase import StrictModel
 from harness.translators.prompt_config import DEFAULT_INSTRUCTION as DEFAULT_INSTRUCTION
 from harness.translators.prompt_config import FewShotConfig as FewShotConfig
 from harness.translators.prompt_config import PromptConfig
+from harness.validity.postprocess import PostprocessConfig
 
 PresetName = Literal[
     "auto", "marian", "nllb", "m2m100", "mbart50", "vinai", "t5", "madlad", "causal-lm"
@@ -54,6 +55,8 @@ class _ModelCommon(StrictModel):
     tgt_lang: str | None = None
     source_prefix: str | None = None  # overrides the preset's input prefix ("en: ", "<2vi> ")
     prompt: PromptConfig = PromptConfig()
+    # Clean-up of the raw output before scoring (for LLMs: reasoning, labels, notes).
+    postprocess: PostprocessConfig = PostprocessConfig()
 
     @property
     def label(self) -> str:

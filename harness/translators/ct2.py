@@ -27,6 +27,7 @@ from harness.translators.batching import (
     RunSpec,
     TranslationStats,
     blank_positions,
+    initial_flags,
     plan_batches,
     run_batches,
 )
@@ -195,6 +196,15 @@ def target_vocabulary(path: Path) -> list[str]:
     raise TranslatorError(f"converted model {path} has no vocabulary file")
 
 
+def end_token(path: Path) -> str:
+    """The token a converted model stops at (its config's ``eos_token``, else ``</s>``)."""
+    try:
+        config = json.loads((path / "config.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    return str(config.get("eos_token") or "</s>")
+
+
 def resolve_threads(cfg: CT2ModelConfig, device: str) -> tuple[int, int]:
     """(inter_threads, intra_threads): the configured values, or a choice for this machine."""
     if device != "cpu":
@@ -241,8 +251,11 @@ class CT2Translator:
         # model's: tokenizer.convert_tokens_to_ids would turn tokens it does not list (M2M100's
         # filler words) into <unk> and decode differently from transformers.
         self.target_ids = {tok: i for i, tok in enumerate(target_vocabulary(self.path))}
+        self.end_token = end_token(self.path)
         self.options_ct2 = self._decoding_options(parts.config)
         self.last_stats: TranslationStats | None = None
+        # Per input position of the last translate(): "truncated", "source_truncated".
+        self.last_flags: list[tuple[str, ...]] = []
 
     def _prefix_token(self) -> str | None:
         return self.preset.forced_bos_token or self.preset.decoder_start_token
@@ -295,8 +308,13 @@ class CT2Translator:
         for batch in batches:
             tokens = [self.tokenizer.convert_ids_to_tokens(enc.ids[i]) for i in batch]
             target = [[prefix] for _ in batch] if prefix else None
+            # return_end_token: a hypothesis without it stopped at max_decoding_length.
             pending[batch[0]] = self.translator.translate_batch(
-                tokens, target_prefix=target, asynchronous=True, **self.options_ct2
+                tokens,
+                target_prefix=target,
+                asynchronous=True,
+                return_end_token=True,
+                **self.options_ct2,
             )
         spec = RunSpec(
             label=self.cfg.label,
@@ -306,8 +324,14 @@ class CT2Translator:
             blank=blank,
             started=started,
         )
+        self.last_flags = initial_flags(len(sources), enc.truncated_positions)
         hyps, self.last_stats = run_batches(
-            len(sources), batches, lambda pos: self._collect(pending.pop(pos[0])), on_batch, spec
+            len(sources),
+            batches,
+            lambda pos: self._collect(pending.pop(pos[0])),
+            on_batch,
+            spec,
+            flags=self.last_flags,
         )
         return hyps
 
@@ -323,12 +347,15 @@ class CT2Translator:
 
     def _collect(self, results: Sequence[Any]) -> BatchResult:
         prefix = self._prefix_token()
-        texts, generated = [], 0
+        texts, generated, truncated = [], 0, []
         for res in results:
             try:
                 tokens = list(res.result().hypotheses[0])
             except (RuntimeError, ValueError) as e:
                 raise TranslatorError(cuda_runtime_message(self.cfg.label, e)) from e
+            ended = bool(tokens) and tokens[-1] == self.end_token
+            tokens = tokens[:-1] if ended else tokens
+            truncated.append(not ended)
             generated += len(tokens)
             if prefix and tokens[:1] == [prefix]:
                 tokens = tokens[1:]
@@ -336,7 +363,7 @@ class CT2Translator:
             texts.append(
                 self.preset.postprocess(self.tokenizer.decode(ids, skip_special_tokens=True))
             )
-        return BatchResult(texts, generated)
+        return BatchResult(texts, generated, truncated)
 
     def provenance(self) -> Mapping[str, Any]:
         """Everything that decides the outputs, plus the last run's throughput."""

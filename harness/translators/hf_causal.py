@@ -92,14 +92,19 @@ class HFCausalTranslator(HFSeq2SeqTranslator):
         ids = self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
         return EncodedSources(ids=[list(r) for r in ids], truncated=0, max_source_tokens=None)
 
-    def _new_tokens(self, out: Any, input_width: int) -> Any:
+    def _generated(self, out: Any, input_width: int) -> Any:
         return out[:, input_width:]  # left padding: every prompt ends at input_width
+
+    def _new_tokens(self, out: Any, input_width: int) -> Any:
+        return self._generated(out, input_width)
 
     def generate_rows(self, rows: Sequence[Sequence[int]]) -> BatchResult:
         result = super().generate_rows(rows)
         if not self.prompt_cfg.first_line_only:
             return result
-        return BatchResult([first_line(h) for h in result.hypotheses], result.output_tokens)
+        return BatchResult(
+            [first_line(h) for h in result.hypotheses], result.output_tokens, result.truncated
+        )
 
     def provenance(self) -> Mapping[str, Any]:
         prov = dict(super().provenance())

@@ -14,6 +14,7 @@ from harness.translators.batching import (
     RunSpec,
     TranslationStats,
     blank_positions,
+    initial_flags,
     plan_batches,
     run_batches,
 )
@@ -30,6 +31,7 @@ from harness.translators.runtime import (
     resolve_dtype,
     source_token_limit,
 )
+from harness.translators.truncation import eos_token_ids, hit_token_limit
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,8 @@ class HFSeq2SeqTranslator:
         self.limit = source_token_limit(self.tokenizer, self.model.config)
         self.pad_id = self._pad_id()
         self.last_stats: TranslationStats | None = None
+        # Per input position of the last translate(): "truncated", "source_truncated".
+        self.last_flags: list[tuple[str, ...]] = []
 
     def _generation_settings(self, parts: ModelParts) -> dict[str, Any]:
         return generation_settings(self.cfg, parts)
@@ -132,12 +136,14 @@ class HFSeq2SeqTranslator:
             truncated_sources=enc.truncated,
             blank=blank,
         )
+        self.last_flags = initial_flags(len(sources), enc.truncated_positions)
         hyps, self.last_stats = run_batches(
             len(sources),
             batches,
             lambda pos: self.generate_rows([enc.ids[i] for i in pos]),
             on_batch,
             spec,
+            flags=self.last_flags,
         )
         return hyps
 
@@ -150,14 +156,26 @@ class HFSeq2SeqTranslator:
             out = self.model.generate(
                 input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
             )
-        new = self._new_tokens(out.cpu(), ids.shape[1])
+        out = out.cpu()
+        new = self._new_tokens(out, ids.shape[1])
         texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
         generated = int((new != self.pad_id).sum())
-        return BatchResult([self.preset.postprocess(t) for t in texts], generated)
+        gen = self.model.generation_config
+        truncated = hit_token_limit(
+            self._generated(out, ids.shape[1]).tolist(),
+            eos_token_ids(gen),
+            self.cfg.max_new_tokens,
+            gen.forced_eos_token_id is not None,
+        )
+        return BatchResult([self.preset.postprocess(t) for t in texts], generated, truncated)
+
+    def _generated(self, out: Any, input_width: int) -> Any:
+        """Everything generate() produced (the forced BOS included: it counts against
+        max_new_tokens), then padding."""
+        return out[:, 1:]  # column 0 is the decoder start token
 
     def _new_tokens(self, out: Any, input_width: int) -> Any:
-        # Column 0 is the decoder start token; the rest was generated (then padded).
-        new = out[:, 1:]
+        new = self._generated(out, input_width)
         forced = self.generation.get("forced_bos_token_id")
         # The forced language token is not text; some tokenizers (M2M100 in transformers 5)
         # do not count it as special, so decode would leave "__vi__" in the output.

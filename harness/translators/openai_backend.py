@@ -147,6 +147,12 @@ class OpenAITranslator:
     def messages(self, source: str) -> list[dict[str, str]]:
         return chat_messages(self.cfg.prompt, self.few_shot, source)
 
+    @property
+    def last_flags(self) -> Sequence[str | None]:
+        """Per input of the current (or last) ``translate`` call: None, or one flag (the
+        runner's reading of ``last_flags``); see :meth:`segment_flags`."""
+        return self._flags
+
     def segment_flags(self) -> Sequence[str | None]:
         """Per input of the current (or last) ``translate`` call: None, or one of
         :data:`FLAGS`. Filled as answers arrive, before ``on_batch`` hears of them, so the

@@ -61,6 +61,7 @@ class EncodedSources:
     ids: list[list[int]]
     truncated: int
     max_source_tokens: int | None
+    truncated_positions: tuple[int, ...] = ()
 
     @property
     def lengths(self) -> list[int]:
@@ -80,6 +81,7 @@ def encode_sources(tokenizer: Any, texts: Sequence[str], limit: int | None) -> E
     """Tokenize once; sources over ``limit`` are truncated (and counted, and logged)."""
     ids = tokenizer(list(texts), add_special_tokens=True)["input_ids"]
     truncated = 0
+    over: list[int] = []
     if limit is not None:
         over = [i for i, row in enumerate(ids) if len(row) > limit]
         if over:
@@ -93,7 +95,12 @@ def encode_sources(tokenizer: Any, texts: Sequence[str], limit: int | None) -> E
                 limit,
                 over[0],
             )
-    return EncodedSources(ids=[list(r) for r in ids], truncated=truncated, max_source_tokens=limit)
+    return EncodedSources(
+        ids=[list(r) for r in ids],
+        truncated=truncated,
+        max_source_tokens=limit,
+        truncated_positions=tuple(over),
+    )
 
 
 def count_parameters(model: Any) -> int:
