@@ -60,10 +60,15 @@ def current_rank() -> Rank | None:
 def init_process_group() -> None:
     """Join the process group: gloo, since it carries only small records and the gathered
     text (CPU objects), whatever devices the models run on."""
+    from datetime import timedelta
+
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group(backend="gloo")
+        # A process waits in the gather for the slowest one to finish its share, which in a
+        # long run can be more than gloo's default 30 minutes; a process that dies is noticed
+        # at once anyway (its connections close), so only a hung one waits this long.
+        dist.init_process_group(backend="gloo", timeout=timedelta(hours=6))
 
 
 def all_gather(obj: Any) -> list[Any]:

@@ -58,7 +58,7 @@ from harness.runner import (
     write_run,
 )
 from harness.segments import LoadedDataset
-from harness.shards import ShardWriter, cache_identity, read_shards
+from harness.shards import ShardWriter, cache_identity, lookup, read_shards, shard_keys
 
 log = logging.getLogger(__name__)
 
@@ -232,14 +232,14 @@ class _Run:
                 wanted = [m.sources[i] for i in todo]
                 found = dict(rows.get(m.session.key, {}))
                 if node_cache is not None:
-                    found.update(_lookup(node_cache, m.session.key, wanted))
+                    found.update(lookup(node_cache, m.session.key, wanted))
                 hits[index] = {i: found[m.sources[i]] for i in todo if m.sources[i] in found}
         finally:
             if node_cache is not None:
                 node_cache.close()
         keys = {m.session.key for m in self.models}
         # Shard files holding other models' rows stay for a run of those models.
-        read = [p for p in files if set(_keys_of(p)) <= keys]
+        read = [p for p in files if set(shard_keys(p)) <= keys]
         return hits, read
 
     def _shares(
@@ -395,29 +395,6 @@ def sorted_hits(hits: dict[int, dict[int, str]]) -> dict[int, list[int]]:
 
 def _first_finder(reported: list[dict[int, list[int]]], index: int, position: int) -> int:
     return next(r for r, hits in enumerate(reported) if position in hits.get(index, ()))
-
-
-def _lookup(cache: TranslationCache, key: str, sources: list[str]) -> dict[str, str]:
-    import sqlite3
-
-    try:
-        return cache.get_many(key, sources)
-    except sqlite3.DatabaseError as e:  # e.g. a file from another version: not worth failing
-        log.warning("%s: not used (%s)", cache.path, e)
-        return {}
-
-
-def _keys_of(path: Any) -> list[str]:
-    import json
-
-    keys = []
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            try:
-                keys.append(str(json.loads(line)["k"]))
-            except (ValueError, KeyError, TypeError):
-                continue
-    return keys
 
 
 def _failure(rank: int, host: str, error: str, failed: int, run: _Run) -> HarnessError:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -108,3 +109,25 @@ def import_shards(cache: TranslationCache, cache_dir: Path) -> int:
     if count:
         log.info("imported %d translations left by an earlier multi-process run", count)
     return count
+
+
+def shard_keys(path: Path) -> list[str]:
+    """The translator keys of a shard file's rows."""
+    keys = []
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                keys.append(str(json.loads(line)["k"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+    return keys
+
+
+def lookup(cache: TranslationCache, key: str, sources: Sequence[str]) -> dict[str, str]:
+    """``cache.get_many`` on a node's own cache, which only adds to a run: one that cannot be
+    read (another version's file, say) is skipped with a warning, not fatal."""
+    try:
+        return cache.get_many(key, sources)
+    except sqlite3.DatabaseError as e:
+        log.warning("%s: not used (%s)", cache.path, e)
+        return {}
