@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from harness.cache import TranslationCache
@@ -130,6 +131,7 @@ def _assert_same_run(one: Path, other: Path) -> None:
             assert (one / rel).read_bytes() == (other / rel).read_bytes(), rel
 
 
+@pytest.mark.slow  # 4 processes importing torch: 116 s here on 2 busy cores
 def test_two_nodes_with_their_own_caches_match_one_process(tmp_path, monkeypatch, capsys):
     pairs = _write_data(tmp_path)
     config = _config(tmp_path / "cfg" / "c.yaml", [_model("m", TRAINED)])
@@ -175,6 +177,7 @@ def test_two_nodes_with_their_own_caches_match_one_process(tmp_path, monkeypatch
     assert timing["translated_segments"] == 0 and timing["cached_segments"] == len(pairs)
 
 
+@pytest.mark.slow  # 90 s here on 2 busy cores
 def test_a_failing_node_fails_the_run_in_two_lines_and_keeps_what_was_gathered(
     tmp_path, monkeypatch, capsys
 ):
