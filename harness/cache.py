@@ -17,7 +17,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness.errors import CacheError
 
@@ -60,6 +60,15 @@ CREATE TABLE IF NOT EXISTS memo (
 _WRITE_FAILURES = ("readonly", "full", "disk I/O")
 
 
+class TranslationStore(Protocol):
+    """Where finished translations go: the SQLite cache, or a process's shard file
+    (:mod:`harness.shards`) in a multi-process run."""
+
+    def get_many(self, key: str, sources: Sequence[str]) -> dict[str, str]: ...
+
+    def put_many(self, key: str, pairs: Iterable[tuple[str, str]]) -> None: ...
+
+
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -67,10 +76,16 @@ def _sha(text: str) -> str:
 class TranslationCache:
     """A small key-value store of finished translations in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """``read_only``: look up an existing file without creating or changing it (a process
+        of a multi-process run reading its own node's cache, which process 0 does not own)."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            if read_only:
+                uri = path.resolve().as_uri() + "?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: autocommit; writes are explicit transactions in put_many.
             self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -1,20 +1,24 @@
-"""Data-parallel translation under torchrun (or accelerate launch): one process per device.
+"""Processes of a torchrun launch: ranks, their shares, their GPUs, and the gloo collectives.
 
-Every process loads the datasets and its own copy of each model, translates its share of the
-segments not cached yet, and writes them to the shared SQLite translation cache. After a
-barrier, process 0 runs the ordinary single-process flow, which now finds every translation in
-the cache, and writes the run folder; the others exit. The cache is what gathers the results,
-so an interrupted distributed run resumes like any other.
+What the processes do together (the protocol) is in :mod:`harness.distributed_run`; this
+module holds the pieces it is made of, which know nothing about models or caches.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import pickle
+import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+# A gather moves at most this many pickled bytes per process per call: gloo's gather_object
+# moved 5 MB per rank in 0.36 s and 50 MB in 3.1 s here, and smaller pieces let process 0 write
+# each one to its cache as it comes (what was gathered stays cached if a later piece fails).
+CHUNK_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -24,10 +28,15 @@ class Rank:
     rank: int
     world: int
     local_rank: int
+    local_world: int = 1  # processes on this node (torchrun's LOCAL_WORLD_SIZE)
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+    @property
+    def host(self) -> str:
+        return socket.gethostname()
 
     def shard(self, items: Sequence[T]) -> list[T]:
         """Every ``world``-th item, starting at this rank: disjoint, and together complete."""
@@ -40,24 +49,88 @@ def current_rank() -> Rank | None:
     if world <= 1:
         return None
     rank = int(os.environ.get("RANK", "0"))
-    return Rank(rank=rank, world=world, local_rank=int(os.environ.get("LOCAL_RANK", rank)))
+    return Rank(
+        rank=rank,
+        world=world,
+        local_rank=int(os.environ.get("LOCAL_RANK", rank)),
+        local_world=int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1),
+    )
 
 
 def init_process_group() -> None:
-    """Join the process group (gloo: it only carries a barrier and a few small objects)."""
+    """Join the process group: gloo, since it carries only small records and the gathered
+    text (CPU objects), whatever devices the models run on."""
+    from datetime import timedelta
+
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group(backend="gloo")
+        # A process waits in the gather for the slowest one to finish its share, which in a
+        # long run can be more than gloo's default 30 minutes; a process that dies is noticed
+        # at once anyway (its connections close), so only a hung one waits this long.
+        dist.init_process_group(backend="gloo", timeout=timedelta(hours=6))
 
 
-def gather(obj: Any) -> list[Any]:
-    """Every process's ``obj``, in rank order (a barrier too)."""
+def all_gather(obj: Any) -> list[Any]:
+    """Every process's ``obj``, in rank order, on every process (a barrier too)."""
     import torch.distributed as dist
 
     out: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(out, obj)
     return out
+
+
+def broadcast(obj: Any) -> Any:
+    """Process 0's ``obj`` on every process (``obj`` is ignored elsewhere)."""
+    import torch.distributed as dist
+
+    box = [obj if dist.get_rank() == 0 else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def chunks(items: Sequence[T], limit: int = CHUNK_BYTES) -> list[list[T]]:
+    """``items`` cut into consecutive pieces of at most ``limit`` pickled bytes (a single
+    larger item gets a piece of its own)."""
+    out: list[list[T]] = []
+    current: list[T] = []
+    size = 0
+    for item in items:
+        n = len(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+        if current and size + n > limit:
+            out.append(current)
+            current, size = [], 0
+        current.append(item)
+        size += n
+    if current:
+        out.append(current)
+    return out
+
+
+def gather_chunked(pieces: Sequence[Any], count: int, receive: Callable[[int, Any], None]) -> None:
+    """Gather every process's ``pieces`` to process 0, one round per piece: in round ``i``,
+    each process sends its ``i``-th piece (or None when it has no more); process 0 calls
+    ``receive(rank, piece)`` for each. ``count`` is the most pieces any process has (every
+    process must pass the same, or the rounds do not match)."""
+    import torch.distributed as dist
+
+    me, world = dist.get_rank(), dist.get_world_size()
+    for i in range(count):
+        piece = pieces[i] if i < len(pieces) else None
+        out: list[Any] | None = [None] * world if me == 0 else None
+        dist.gather_object(piece, out, dst=0)
+        if out is not None:
+            for rank, got in enumerate(out):
+                if got is not None:
+                    receive(rank, got)
+
+
+def deal_by_length(sources: Sequence[str], positions: Sequence[int], world: int) -> list[list[int]]:
+    """Split ``positions`` (indices into ``sources``) into ``world`` shares of about equal work:
+    longest source first (ties by position: deterministic), dealt round-robin. Each share
+    keeps its positions in that order; process ``r`` takes share ``r``."""
+    order = sorted(positions, key=lambda i: (-len(sources[i]), i))
+    return [order[r::world] for r in range(world)]
 
 
 def device_for(configured: str, rank: Rank) -> str:
@@ -72,46 +145,28 @@ def device_for(configured: str, rank: Rank) -> str:
     return configured
 
 
-def translate_shards(
-    sessions: Sequence[Any], datasets: Sequence[Any], labels: Sequence[str], rank: Rank
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """Translate this process's share of every uncached source, model by model, into the cache.
+def gpus_for(rank: Rank | None, count: int) -> list[int]:
+    """The GPUs a process spreads a ``device_map: auto`` model over: all ``count`` GPUs for a
+    single process, else its own consecutive slice of the node's GPUs (8 GPUs and 2 processes
+    per node: 0-3 and 4-7). Empty when the node has fewer GPUs than processes."""
+    if rank is None or rank.local_world <= 1:
+        return list(range(count))
+    per = count // rank.local_world
+    return list(range(rank.local_rank * per, (rank.local_rank + 1) * per))
 
-    Every process first reads the cache for everything, then waits for the others, and only
-    then translates: shares computed from different views of a cache that others are already
-    writing would overlap and leave gaps. A model's datasets are translated together (a
-    source in two datasets once). Returns, per (model, dataset), how many of its segments were
-    uncached and what every process did for that model, for the results' timing.
-    """
-    from harness.runner import translate_segments
 
-    plans = []
-    for session in sessions:
-        uncached: dict[str, int] = {}
-        todo: list[str] = []
-        for label, data in zip(labels, datasets, strict=True):
-            sources = [segment.source for segment in data.segments]
-            cached = session.cache.get_many(session.key, sources)
-            missing = [s for s in sources if s not in cached]
-            uncached[label] = len(missing)
-            todo.extend(missing)
-        plans.append((session, uncached, rank.shard(list(dict.fromkeys(todo)))))
-    gather(None)  # everyone has read the cache; from here on it is written
-    mine: dict[str, dict[str, Any]] = {}
-    for session, _, share in plans:
-        seconds = translate_segments(share, session, session.cache).seconds if share else 0.0
-        session.close()
-        mine[session.label] = {
-            "rank": rank.rank,
-            "translated": len(share),
-            "seconds": round(seconds, 3),
-        }
-    everyone = gather(mine)
-    return {
-        (session.label, label): {
-            "uncached_segments": count,
-            "ranks": [ranks[session.label] for ranks in everyone],
-        }
-        for session, uncached, _ in plans
-        for label, count in uncached.items()
-    }
+def collective(what: str, call: Callable[[], T]) -> T:
+    """Run one collective; a process that died or a host that went away makes gloo raise a
+    RuntimeError, which becomes a harness error saying what to do."""
+    try:
+        return call()
+    except RuntimeError as e:
+        from harness.errors import HarnessError
+
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise HarnessError(
+            f"lost contact with the other processes while {what}: {first}\n"
+            "a process died or its host became unreachable (torchrun's report says which); "
+            "finished translations are in process 0's cache or in shard files on each host: "
+            "rerun the same command to resume"
+        ) from e

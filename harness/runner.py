@@ -14,22 +14,17 @@ from typing import Any
 import yaml
 
 from harness import store
-from harness.cache import TranslationCache
+from harness.cache import TranslationCache, TranslationStore
 from harness.config import ResolvedConfig, dataset_label, model_label, resolve_model_path, slug
 from harness.config_dump import validated_config_data
-from harness.distributed import (
-    Rank,
-    current_rank,
-    device_for,
-    init_process_group,
-    translate_shards,
-)
-from harness.errors import CacheError, ConfigError, TranslatorError
+from harness.distributed import Rank, current_rank, device_for
+from harness.errors import CacheError, TranslatorError
 from harness.preflight import check_run
 from harness.progress import ProgressLog
 from harness.provenance import environment
 from harness.report.run_reports import attach_significance, write_run_report
 from harness.segments import LoadedDataset
+from harness.shards import import_shards
 from harness.textnorm import normalize_boundary_all
 from harness.translators.backends import backend_of
 from harness.translators.base import SegmentError
@@ -135,60 +130,86 @@ class _ModelSession:
 def run_evaluation(
     resolved: ResolvedConfig, options: RunOptions = RunOptions()
 ) -> list[LeafResult]:
-    """Evaluate every model on every dataset of the config; returns the leaves written."""
-    from harness.data import load_dataset
-
-    config = resolved.config
-    run_dir = resolved.run_dir
+    """Evaluate every model on every dataset of the config; returns the leaves written (none
+    on the processes other than 0 of a torchrun launch: process 0 writes the run folder)."""
     rank = current_rank()
     # Seconds, not minutes: an unwritable run folder, a missing local model, no GPU at all.
     check_run(resolved, writes=rank is None or rank.is_main)
     if rank is not None:
-        if not options.use_cache:
-            raise ConfigError(
-                "a run in several processes gathers translations through the cache; "
-                "drop --no-cache (or give the run a fresh cache_dir)"
-            )
-        init_process_group()
+        from harness.distributed_run import run_distributed
+
+        return run_distributed(resolved, options, rank)
     # Load (and validate) every dataset before any model: bad data fails in seconds, not after
     # an hour of translation.
+    datasets = load_datasets(resolved)
+    cache = open_cache(resolved, options)
+    try:
+        sessions = open_sessions(resolved, options, cache, datasets)
+        _check_models(sessions, sessions[0].test_sources)
+        return write_run(resolved, sessions, datasets)
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def load_datasets(resolved: ResolvedConfig) -> list[LoadedDataset]:
+    from harness.data import load_dataset
+
+    config = resolved.config
     datasets = [
         load_dataset(cfg, resolved.base_dir, f"datasets[{i}]")
         for i, cfg in enumerate(config.datasets)
     ]
     for label, data in zip((dataset_label(c) for c in config.datasets), datasets, strict=True):
         _log_load_report(label, data)
-    cache = (
-        TranslationCache(resolved.cache_dir / "translations.sqlite") if options.use_cache else None
-    )
-    leaves: list[LeafResult] = []
+    return datasets
+
+
+def open_cache(resolved: ResolvedConfig, options: RunOptions) -> TranslationCache | None:
+    """The run's translation cache, with what a broken multi-process run left in shard files
+    moved into it (see harness.shards); None with --no-cache."""
+    if not options.use_cache:
+        return None
+    cache = TranslationCache(resolved.cache_dir / "translations.sqlite")
+    import_shards(cache, resolved.cache_dir)
+    return cache
+
+
+def open_sessions(
+    resolved: ResolvedConfig,
+    options: RunOptions,
+    cache: TranslationCache | None,
+    datasets: Sequence[LoadedDataset],
+    rank: Rank | None = None,
+) -> list[_ModelSession]:
     test_sources = tuple(dict.fromkeys(s.source for d in datasets for s in d.segments))
-    try:
-        sessions = [
-            _session(resolved, options, cache, index, test_sources, rank)
-            for index in range(len(config.models))
-        ]
-        _check_models(sessions, test_sources)
-        shards: dict[tuple[str, str], dict[str, Any]] = {}
-        if rank is not None:
-            labels = [dataset_label(c) for c in config.datasets]
-            shards = translate_shards(sessions, datasets, labels, rank)
-            if not rank.is_main:
-                return []  # process 0 scores and writes; the cache holds this one's work
-        with store.writing("config.yaml", run_dir):
-            run_dir.mkdir(parents=True, exist_ok=True)
-            as_run = validated_config_data(resolved)
-            text = yaml.safe_dump(as_run, allow_unicode=True, sort_keys=False)
-            store.write_text_atomic(run_dir / "config.yaml", text)
-        for session in sessions:
-            for data_cfg, data in zip(config.datasets, datasets, strict=True):
-                name = dataset_label(data_cfg)
-                shard_info = shards.get((session.label, name))
-                leaves.append(_evaluate_leaf(resolved, session, name, data, shard_info))
-            session.close()
-    finally:
-        if cache is not None:
-            cache.close()
+    return [
+        _session(resolved, options, cache, index, test_sources, rank)
+        for index in range(len(resolved.config.models))
+    ]
+
+
+def write_run(
+    resolved: ResolvedConfig,
+    sessions: Sequence[_ModelSession],
+    datasets: Sequence[LoadedDataset],
+    shards: dict[tuple[str, str], dict[str, Any]] | None = None,
+) -> list[LeafResult]:
+    """Translate what is not cached yet, score, and write the run folder. ``shards``: what
+    the processes of a multi-process run did, per (model, dataset), for the timing."""
+    config, run_dir = resolved.config, resolved.run_dir
+    with store.writing("config.yaml", run_dir):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        as_run = validated_config_data(resolved)
+        text = yaml.safe_dump(as_run, allow_unicode=True, sort_keys=False)
+        store.write_text_atomic(run_dir / "config.yaml", text)
+    leaves: list[LeafResult] = []
+    for session in sessions:
+        for data_cfg, data in zip(config.datasets, datasets, strict=True):
+            name = dataset_label(data_cfg)
+            shard_info = (shards or {}).get((session.label, name))
+            leaves.append(_evaluate_leaf(resolved, session, name, data, shard_info))
+        session.close()
     with store.writing("the run summary and report", run_dir):
         if config.statistics.baseline is not None and len(config.models) > 1:
             attach_significance(run_dir, config, [leaf.path for leaf in leaves])
@@ -288,7 +309,7 @@ def _log_load_report(label: str, data: LoadedDataset) -> None:
 def translate_segments(
     sources: Sequence[str],
     session: _ModelSession,
-    cache: TranslationCache | None,
+    cache: TranslationStore | None,
     label: str | None = None,
 ) -> Translation:
     """Hypotheses for ``sources`` in order: cached ones looked up, the rest translated.

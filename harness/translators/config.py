@@ -6,7 +6,7 @@ says exactly how its hypotheses were produced.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -69,6 +69,30 @@ class HFModelConfig(_ModelCommon):
     backend: Literal["hf"] = "hf"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     torch_compile: bool = False
+    # One model spread over several GPUs by accelerate (``device_map="auto"``), for a model
+    # larger than one GPU. Under torchrun with several processes on a node, each process
+    # spreads its copy over its own slice of that node's GPUs (8 GPUs, 2 processes: 0-3, 4-7).
+    device_map: Literal["auto"] | None = None
+    # bitsandbytes weight quantization (LLMs on CUDA GPUs); it changes the outputs, so it is
+    # part of the cache key like every field here.
+    quantization: Literal["8bit", "4bit"] | None = None
+
+    @model_validator(mode="after")
+    def _check_placement(self) -> HFModelConfig:
+        if self.device == "cpu" and self.quantization:
+            raise ValueError(
+                f"quantization: {self.quantization} runs bitsandbytes kernels on CUDA GPUs "
+                "and device is cpu; drop quantization (on a CPU, a ctranslate2 model with "
+                "compute_type: int8 is the quantized option)"
+            )
+        if self.device_map and self.device not in ("auto", "cuda"):
+            raise ValueError(
+                f"device_map: auto places the model on the GPUs itself, so device: "
+                f"{self.device} cannot apply; leave device: auto (or cuda)"
+            )
+        if self.quantization and self.torch_compile:
+            raise ValueError("torch_compile does not work with bitsandbytes quantization")
+        return self
 
 
 class CT2ModelConfig(_ModelCommon):
@@ -81,6 +105,23 @@ class CT2ModelConfig(_ModelCommon):
     # 2 workers x 1 thread beat 1 x 2 by 1.7x at batch 32), 4-thread workers from 8 cores up.
     inter_threads: int | None = Field(default=None, gt=0)
     intra_threads: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hf_only(cls, data: Any) -> Any:
+        # Said plainly, rather than as an unknown key: these exist, for the other backend.
+        if isinstance(data, dict):
+            if "quantization" in data:
+                raise ValueError(
+                    "quantization (bitsandbytes) is for backend: hf; backend: ctranslate2 "
+                    "quantizes with compute_type: int8 | int8_float16"
+                )
+            if "device_map" in data:
+                raise ValueError(
+                    "device_map (one model over several GPUs) is for backend: hf; "
+                    "ctranslate2 runs each model on one device"
+                )
+        return data
 
     @model_validator(mode="after")
     def _check_preset(self) -> CT2ModelConfig:

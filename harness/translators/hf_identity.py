@@ -173,6 +173,10 @@ def check_available(
     source = resolve_model_source(cfg.model, cfg.revision, base_dir=base_dir, config_key=config_key)
     if source.kind == "hub" and offline_requested():
         raise not_found_error(cfg.model)
+    if cfg.backend == "hf":
+        from harness.translators.runtime import check_placement
+
+        check_placement(cfg, config_key or f"model {cfg.model!r}")
     if cfg.device.startswith("cuda"):
         where = f"{config_key}.device" if config_key else f"model {cfg.model!r}"
         if cfg.backend == "ctranslate2":

@@ -22,9 +22,11 @@ from harness.translators.config import HFModelConfig
 from harness.translators.loading import ModelParts, load_with_errors, refresh_after_download
 from harness.translators.runtime import (
     EncodedSources,
+    check_placement,
     count_parameters,
     encode_sources,
     identity_provenance,
+    load_kwargs,
     package_versions,
     pad_rows,
     resolve_device,
@@ -82,16 +84,25 @@ class HFSeq2SeqTranslator:
 
         self.cfg, self.options, self.preset = cfg, options, parts.preset
         self.tokenizer = parts.tokenizer
-        self.device = resolve_device(cfg.device, parts.source.config_key)
+        where = options.config_key or parts.source.config_key
+        check_placement(cfg, where)
+        device = "cuda" if cfg.device_map else cfg.device
+        self.device = resolve_device(device, parts.source.config_key)
         self.dtype = resolve_dtype(cfg.dtype, self.device)
+        placed = load_kwargs(cfg, self.device, self.dtype)
         model = load_with_errors(
             parts.source,
             "model",
             getattr(transformers, self.auto_class).from_pretrained,
             dtype=self.dtype,
             trust_remote_code=cfg.trust_remote_code,
+            **placed,
         )
-        self.model = model.to(self.device).eval()
+        if placed:  # placed while loading; inputs go where the first layers are
+            self.model = model.eval()
+            self.device = str(model.device)
+        else:
+            self.model = model.to(self.device).eval()
         self.source = refresh_after_download(parts.source)
         if self.preset.src_lang is not None:
             self.tokenizer.src_lang = self.preset.src_lang
@@ -203,7 +214,15 @@ class HFSeq2SeqTranslator:
                 "max_source_tokens": self.limit,
             },
             "torch_compile": self.cfg.torch_compile,
+            "quantization": self.cfg.quantization,
+            "device_map": _device_map(self.model),
             "trust_remote_code": self.cfg.trust_remote_code,
             "versions": package_versions(),
             "throughput": self.last_stats.to_json() if self.last_stats else None,
         }
+
+
+def _device_map(model: Any) -> dict[str, str] | None:
+    """Where accelerate put each part of a model spread over GPUs (None on one device)."""
+    placed = getattr(model, "hf_device_map", None)
+    return {str(k): str(v) for k, v in placed.items()} if placed else None

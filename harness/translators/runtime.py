@@ -54,6 +54,76 @@ def resolve_dtype(dtype: str, device: str) -> Any:
     return getattr(torch, dtype)
 
 
+def check_placement(cfg: Any, where: str) -> None:
+    """Fail with the reason when ``device_map``/``quantization`` cannot work here (no CUDA
+    GPU, a package missing, more processes on this node than GPUs)."""
+    if not getattr(cfg, "device_map", None) and not getattr(cfg, "quantization", None):
+        return
+    import importlib.util
+
+    import torch
+
+    asks = [
+        f"{name}: {value}"
+        for name, value in (("device_map", cfg.device_map), ("quantization", cfg.quantization))
+        if value
+    ]
+    what = " and ".join(asks)
+    if not torch.cuda.is_available():
+        raise TranslatorError(
+            f"{where}: {what} needs CUDA GPUs and torch sees none\n"
+            "run it on a GPU machine, or drop it from the config to run on this CPU"
+        )
+    for package, needed in (("accelerate", True), ("bitsandbytes", bool(cfg.quantization))):
+        if needed and importlib.util.find_spec(package) is None:
+            raise TranslatorError(
+                f"{where}: {what} needs the {package} package, which is not installed\n"
+                f"pip install {package}"
+            )
+    if cfg.device_map and not placement_gpus():
+        raise TranslatorError(
+            f"{where}: device_map: auto and more processes on this node than GPUs "
+            f"({torch.cuda.device_count()})\neach process spreads its model over GPUs of its "
+            "own: start at most one process per GPU (torchrun --nproc-per-node)"
+        )
+
+
+def placement_gpus() -> list[int]:
+    """The GPUs this process may spread a ``device_map: auto`` model over."""
+    import torch
+
+    from harness.distributed import current_rank, gpus_for
+
+    return gpus_for(current_rank(), torch.cuda.device_count())
+
+
+def load_kwargs(cfg: Any, device: str, dtype: Any) -> dict[str, Any]:
+    """``from_pretrained`` arguments for where the weights go: one device (the caller then
+    moves the model there), several GPUs (accelerate places them), or quantized weights
+    (bitsandbytes; placed at load, since such a model cannot be moved afterwards)."""
+    kwargs: dict[str, Any] = {}
+    if cfg.device_map:
+        import torch
+
+        gpus = placement_gpus()
+        kwargs["device_map"] = "auto"
+        # Only this process's GPUs; the rest of each (free) memory is accelerate's to plan.
+        kwargs["max_memory"] = {
+            gpu: torch.cuda.get_device_properties(gpu).total_memory for gpu in gpus
+        }
+    elif cfg.quantization:
+        kwargs["device_map"] = {"": device}
+    if cfg.quantization:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = (
+            BitsAndBytesConfig(load_in_8bit=True)
+            if cfg.quantization == "8bit"
+            else BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=dtype)
+        )
+    return kwargs
+
+
 @dataclass(frozen=True)
 class EncodedSources:
     """Token ids for every source (special tokens included), and how many were cut short."""
