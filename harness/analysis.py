@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.errors import RunFolderError
-from harness.metrics.stats import DISPLAY_NAMES, scores_from_totals, segment_scores
+from harness.metrics.registry import get_metric
 
 if TYPE_CHECKING:
     from harness.metrics.evaluate import Evaluation
@@ -68,7 +68,9 @@ def length_buckets(
         mask = index == b
         n = int(mask.sum())
         scores = {
-            name: float(scores_from_totals(name, array[mask].sum(axis=0, keepdims=True))[0])
+            name: float(
+                get_metric(name).scores_from_totals(array[mask].sum(axis=0, keepdims=True))[0]
+            )
             for name, array in stats.items()
         }
         rows.append(
@@ -135,13 +137,21 @@ def analyse_leaf(
     }
 
 
+def _bucket_score(metric: str, rows: np.ndarray) -> float:
+    totals = rows.sum(axis=0, keepdims=True)
+    return float(get_metric(metric).scores_from_totals(totals)[0])
+
+
 def leaf_segment_scores(stats: Mapping[str, np.ndarray]) -> dict[str, SegmentScores]:
-    """Per-segment scores derivable from a leaf's statistics (every metric but BLEU)."""
-    return {
-        name: SegmentScores(segment_scores(name, array), higher_is_better=name != "ter")
-        for name, array in stats.items()
-        if name != "bleu"
-    }
+    """Per-segment scores derivable from a leaf's statistics (metrics whose registry entry
+    has segment scores: every one but BLEU)."""
+    out = {}
+    for name, array in stats.items():
+        spec = get_metric(name)
+        if spec.segment_scores is not None:
+            values = [float(x) for x in spec.segment_scores(array)]
+            out[name] = SegmentScores(values, higher_is_better=spec.higher_is_better)
+    return out
 
 
 def dataset_analysis(
@@ -211,7 +221,7 @@ def analysis_markdown(analysis: Mapping[str, Any], top: int = 5) -> str:
     if metric is not None:
         head = [b["bucket"] for b in first]
         lines += [
-            f"Scores by source length ({DISPLAY_NAMES.get(metric, metric)}; segments in brackets):",
+            f"Scores by source length ({get_metric(metric).display_name}; segments in brackets):",
             "",
             "| system | " + " | ".join(head) + " |",
             "|---|" + "---:|" * len(head),
@@ -225,7 +235,7 @@ def analysis_markdown(analysis: Mapping[str, Any], top: int = 5) -> str:
     for pair in analysis.get("differences", []):
         shown = pair["segments"][:top]
         if shown:
-            name = DISPLAY_NAMES.get(pair["metric"], pair["metric"])
+            name = get_metric(pair["metric"]).display_name
             lines += ["", f"Largest segment {name} differences, {pair['b']} − {pair['a']}:"]
             lines += [
                 f"- {s['id']}: {s['a']:.1f} → {s['b']:.1f} ({s['difference']:+.1f})" for s in shown

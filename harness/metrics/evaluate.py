@@ -291,11 +291,12 @@ def _extract_all(
     """
     out = {}
     n = len(inputs.hypotheses)
-    step = _PROGRESS_CHUNK if progress is not None else max(n, 1)
+    # Empty input goes to the metric once, which says what is wrong with it.
+    step = _PROGRESS_CHUNK if progress is not None and n else max(n, 1)
     for config in configs:
         spec = get_metric(config.name)
         parts, signature = [], ""
-        for start in range(0, n, step):
+        for start in range(0, max(n, 1), step):
             extracted = spec.extract(config, _slice(inputs, start, start + step))
             parts.append(extracted.stats)
             signature = extracted.signature
