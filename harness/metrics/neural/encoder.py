@@ -33,7 +33,7 @@ _ENCODER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json",
 class EncoderSource:
     name: str  # as written in hparams (or the override)
     load_path: str  # folder or hub id passed to from_pretrained
-    revision: str  # snapshot sha, sha256 of local files, or "unresolved"
+    revision: str  # hub snapshot sha, or sha256 over the local folder's files
 
 
 def resolve_encoder(name: str, checkpoint_folder: Path) -> EncoderSource:
@@ -49,7 +49,25 @@ def resolve_encoder(name: str, checkpoint_folder: Path) -> EncoderSource:
             )
         files = [folder / f for f in _ENCODER_FILES if (folder / f).is_file()]
         return EncoderSource(name, str(folder), fingerprint(files))
-    return EncoderSource(name, name, "unresolved")
+    return EncoderSource(name, *_encoder_snapshot(name))
+
+
+def _encoder_snapshot(name: str) -> tuple[str, str]:
+    """(folder, sha) of the hub encoder's config and tokenizer files: COMET needs no weights."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError, RepositoryNotFoundError
+
+    from harness.translators.loading import _is_unreachable
+
+    try:
+        path = snapshot_download(repo_id=name, allow_patterns=list(_ENCODER_FILES))
+    except (RepositoryNotFoundError, HFValidationError) as e:
+        raise MetricError(f"encoder {name!r} (pretrained_model) is not on the hub: {e}") from e
+    except (OSError, ValueError) as e:
+        if _is_unreachable(e):
+            raise missing_error("encoder", name, _encoder_hint(name)) from e
+        raise MetricError(f"could not download encoder {name!r}: {e}") from e
+    return path, Path(path).name
 
 
 def _encoder_hint(name: str) -> str:
@@ -87,11 +105,8 @@ def build_encoder(source: EncoderSource, encoder_model: str) -> tuple[Any, str]:
         )
     config_cls = getattr(transformers, _CONFIGS[encoder_model])
     config = _load(source, "config", config_cls.from_pretrained)
-    revision = source.revision
-    if revision == "unresolved":
-        revision = str(getattr(config, "_commit_hash", None) or "unresolved")
     model_cls = getattr(transformers, _ENCODERS[encoder_model])
-    return model_cls(config, add_pooling_layer=False), revision
+    return model_cls(config, add_pooling_layer=False), source.revision
 
 
 def resolve_device(device: str) -> Any:

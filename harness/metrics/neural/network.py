@@ -80,14 +80,18 @@ class CometNetwork(nn.Module):
         self.cls_id, self.sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
 
     def _load_weights(self, checkpoint: CometCheckpoint) -> None:
-        result = self.load_state_dict(checkpoint.state_dict, strict=False)
+        where = checkpoint.folder / "checkpoints" / "model.ckpt"
+        what = f"{checkpoint.class_identifier}, encoder {checkpoint.hparams['pretrained_model']}"
+        try:
+            result = self.load_state_dict(checkpoint.state_dict, strict=False)
+        except RuntimeError as e:  # shapes differ
+            raise MetricError(f"{where} does not fit its hparams ({what}): {e}") from e
         missing = list(result.missing_keys)
         unexpected = [k for k in result.unexpected_keys if not k.startswith(_UNUSED)]
         if missing or unexpected:
             raise MetricError(
-                f"{checkpoint.folder / 'checkpoints/model.ckpt'} does not fit its hparams "
-                f"({checkpoint.class_identifier}, encoder {checkpoint.hparams['pretrained_model']}"
-                f"): missing {missing[:5]}, unexpected {unexpected[:5]}"
+                f"{where} does not fit its hparams ({what}): missing {missing[:5]}, "
+                f"unexpected {unexpected[:5]}"
             )
 
     # -- shared ------------------------------------------------------------------------
