@@ -12,6 +12,7 @@ Sequences from all inputs are pooled, length-sorted and batched under a token bu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -89,6 +90,8 @@ class CometScorer:
             options.encoder or str(hp["pretrained_model"]), checkpoint.folder
         )
         self.net = CometNetwork(checkpoint, self.encoder_source, options)
+        # The network owns the weights now; keeping the dict would pin a CPU copy of them.
+        self.checkpoint = dataclasses.replace(checkpoint, state_dict={})
         self.kind = checkpoint.class_identifier
         self.word_level = self.kind == "xcomet_metric" or (
             self.kind == "unified_metric" and bool(hp.get("word_level_training"))

@@ -106,7 +106,20 @@ def build_encoder(source: EncoderSource, encoder_model: str) -> tuple[Any, str]:
     config_cls = getattr(transformers, _CONFIGS[encoder_model])
     config = _load(source, "config", config_cls.from_pretrained)
     model_cls = getattr(transformers, _ENCODERS[encoder_model])
-    return model_cls(config, add_pooling_layer=False), source.revision
+    with _no_init():  # every weight comes from the checkpoint (missing ones are an error)
+        model = model_cls(config, add_pooling_layer=False)
+    return model, source.revision
+
+
+def _no_init() -> Any:
+    """transformers' ``no_init_weights``: random init of 560 M weights costs seconds."""
+    import contextlib
+
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:  # older transformers: initialise as usual
+        return contextlib.nullcontext()
+    return no_init_weights()
 
 
 def resolve_device(device: str) -> Any:

@@ -50,7 +50,14 @@ class LayerMix(nn.Module):
 
     def forward(self, layers: tuple[torch.Tensor, ...], mask: torch.Tensor) -> torch.Tensor:
         weights = self.weights()
-        if len(layers) != weights.numel():
+        if len(layers) < weights.numel():  # layers cut off above the last used one
+            if bool(torch.any(weights[len(layers):] != 0)):
+                raise MetricError(
+                    f"the encoder gives {len(layers)} layers, the checkpoint mixes "
+                    f"{weights.numel()}"
+                )
+            weights = weights[: len(layers)]
+        elif len(layers) != weights.numel():
             raise MetricError(
                 f"the encoder gives {len(layers)} layers, the checkpoint mixes {weights.numel()}"
             )

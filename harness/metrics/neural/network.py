@@ -71,6 +71,7 @@ class CometNetwork(nn.Module):
             self.word_layer = int(hp["word_layer"])
         self.pool_kind = str(hp.get("pool", "avg"))
         self._load_weights(checkpoint)
+        self.layers_run = self._drop_unused_layers(str(hp["encoder_model"]))
         self.device = enc.resolve_device(options.device)
         self.dtype = enc.resolve_dtype(options.dtype, self.device)
         self.eval().to(self.device)
@@ -83,7 +84,9 @@ class CometNetwork(nn.Module):
         where = checkpoint.folder / "checkpoints" / "model.ckpt"
         what = f"{checkpoint.class_identifier}, encoder {checkpoint.hparams['pretrained_model']}"
         try:
-            result = self.load_state_dict(checkpoint.state_dict, strict=False)
+            # assign=True adopts the checkpoint's tensors instead of copying them: one copy
+            # of the weights in memory instead of two.
+            result = self.load_state_dict(checkpoint.state_dict, strict=False, assign=True)
         except RuntimeError as e:  # shapes differ
             raise MetricError(f"{where} does not fit its hparams ({what}): {e}") from e
         missing = list(result.missing_keys)
@@ -93,6 +96,30 @@ class CometNetwork(nn.Module):
                 f"{where} does not fit its hparams ({what}): missing {missing[:5]}, "
                 f"unexpected {unexpected[:5]}"
             )
+
+    def _drop_unused_layers(self, encoder_model: str) -> int:
+        """Run only the encoder layers whose outputs are used; returns how many run.
+
+        A sparsemax mix often gives the top layers weight 0, and nothing reads them then.
+        Only for XLM-RoBERTa: XLM-RoBERTa-XL layer-normalizes its LAST hidden state, so
+        cutting layers would change what the last kept one holds.
+        """
+        layers = self.encoder.model.encoder.layer
+        if encoder_model != "XLM-RoBERTa" or self.pool_kind == "default":
+            return len(layers)
+        if self.layerwise_attention is not None:
+            nonzero = torch.nonzero(self.layerwise_attention.weights().detach())
+            top = int(nonzero.max()) if nonzero.numel() else 0
+        elif isinstance(self.layer, int):
+            top = self.layer
+        else:
+            return len(layers)
+        if hasattr(self, "hidden2tag"):
+            top = max(top, self.word_layer)
+        if top < len(layers):
+            log.info("encoder layers %d-%d have weight 0: not run", top + 1, len(layers))
+            self.encoder.model.encoder.layer = layers[:top]
+        return min(top, len(layers))
 
     # -- shared ------------------------------------------------------------------------
 
