@@ -53,19 +53,19 @@ def read_ntrex(n: int) -> tuple[list[str], list[str]]:
     return src[:n], ref[:n]
 
 
-def build_tokenizer(folder: Path) -> None:
+def build_tokenizer(folder: Path, vocab_size: int = 800, lines: int = 600) -> None:
     """A Unigram tokenizer trained here, saved as XLMRobertaTokenizerFast like xlm-roberta-large."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from tokenizers.trainers import UnigramTrainer
     from transformers import XLMRobertaTokenizerFast
 
-    src, ref = read_ntrex(600)
+    src, ref = read_ntrex(lines)
     corpus = src + ref + [tone_marked_vowels()] * 5
     tok = Tokenizer(models.Unigram())
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
-    trainer = UnigramTrainer(vocab_size=800, special_tokens=SPECIALS, unk_token="<unk>")
+    trainer = UnigramTrainer(vocab_size=vocab_size, special_tokens=SPECIALS, unk_token="<unk>")
     tok.train_from_iterator(corpus, trainer)
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>",
@@ -152,6 +152,10 @@ def build_model(name: str, folder: Path, tokenizer_dir: Path):
         for p in model.layerwise_attention.scalar_parameters:
             p.copy_(torch.randn(1) * 1.5)
         model.layerwise_attention.gamma.fill_(1.7)
+        if name == "comet-tiny":
+            # The top layer gets sparsemax weight 0: the harness then skips it, and the
+            # goldens check that doing so changes nothing.
+            model.layerwise_attention.scalar_parameters[-1].fill_(-10.0)
         for layer in model.estimator.ff:
             if isinstance(layer, torch.nn.Linear):  # spread the scores between segments
                 layer.weight.mul_(3.0)

@@ -76,6 +76,13 @@ def test_xcomet_error_spans_equal_comet(case: str) -> None:
         )
 
 
+def test_unused_top_layer_is_skipped() -> None:
+    # comet-tiny's sparsemax mix gives the last of its 3 layers weight 0; its goldens (from
+    # COMET, which runs every layer) are matched above with that layer not run.
+    assert scorer("comet-tiny").net.layers_run == 2
+    assert scorer("xcomet-tiny").net.layers_run == 3  # XL: never cut (last state is normed)
+
+
 def test_regression_metric_gives_no_spans_and_needs_references() -> None:
     comet = scorer("comet-tiny")
     assert comet.score(SRC[:2], MT[:2], REF[:2]).error_spans is None
