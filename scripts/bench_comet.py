@@ -117,7 +117,8 @@ def role_harness(folder: Path, data: Path, out: Path, cache_path: Path) -> None:
     t3 = time.perf_counter()
     assert again.scores == first.scores
     out.write_text(json.dumps({"load_s": t1 - t0, "score_s": t2 - t1, "cached_s": t3 - t2,
-                               "scores": first.scores, "peak_rss_mb": peak_rss_mb()}))
+                               "scores": first.scores, "peak_rss_mb": peak_rss_mb(),
+                               "encoder_layers_run": scorer.net.layers_run}))
 
 
 def run(python: str, *args: str) -> None:
@@ -174,7 +175,8 @@ def report(results: dict, loads: dict, n: int) -> None:
         "harness": {"load_s": round(ours["load_s"], 1), "score_s": round(ours["score_s"], 1),
                     "segments_per_s": round(n / ours["score_s"], 2),
                     "cached_rerun_s": round(ours["cached_s"], 3),
-                    "peak_rss_mb": round(ours["peak_rss_mb"])},
+                    "peak_rss_mb": round(ours["peak_rss_mb"]),
+                    "encoder_layers_run": ours.get("encoder_layers_run")},
         "speedup_vs_comet": round(ref["score_s"] / ours["score_s"], 2),
         "cached_rerun_speedup": round(ours["score_s"] / max(ours["cached_s"], 1e-9)),
         "max_abs_score_diff": diff,
