@@ -66,7 +66,14 @@ class TranslationStore(Protocol):
 
     def get_many(self, key: str, sources: Sequence[str]) -> dict[str, str]: ...
 
-    def put_many(self, key: str, pairs: Iterable[tuple[str, str]]) -> None: ...
+    def get_flags(self, key: str, sources: Sequence[str]) -> dict[str, tuple[str, ...]]: ...
+
+    def put_many(
+        self,
+        key: str,
+        pairs: Iterable[tuple[str, str]],
+        flags: Mapping[str, Sequence[str]] | None = None,
+    ) -> None: ...
 
 
 def _sha(text: str) -> str:

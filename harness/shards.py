@@ -20,7 +20,7 @@ import logging
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from harness.cache import TranslationCache
@@ -54,14 +54,29 @@ class ShardWriter:
     def __init__(self, cache_dir: Path, host: str, rank: int) -> None:
         self.path = cache_dir / SHARD_DIR / f"{_safe(host)}-r{rank}-{os.getpid()}.jsonl"
         self.rows: dict[str, dict[str, str]] = {}  # translator key -> source -> hypothesis
+        # The translator's flags (truncated, ...) of this process's outputs. They stay on this
+        # process: the gather to process 0 carries hypotheses only (a known gap).
+        self.flags: dict[str, dict[str, tuple[str, ...]]] = {}
 
     def get_many(self, key: str, sources: Sequence[str]) -> dict[str, str]:
         mine = self.rows.get(key, {})
         return {s: mine[s] for s in sources if s in mine}
 
-    def put_many(self, key: str, pairs: Iterable[tuple[str, str]]) -> None:
+    def get_flags(self, key: str, sources: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        mine = self.flags.get(key, {})
+        return {s: mine[s] for s in sources if s in mine}
+
+    def put_many(
+        self,
+        key: str,
+        pairs: Iterable[tuple[str, str]],
+        flags: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         pairs = list(pairs)
         self.rows.setdefault(key, {}).update(pairs)
+        for source, seg_flags in (flags or {}).items():
+            if seg_flags:
+                self.flags.setdefault(key, {})[source] = tuple(seg_flags)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lines = "".join(
             json.dumps({"k": key, "s": s, "h": h}, ensure_ascii=False) + "\n" for s, h in pairs

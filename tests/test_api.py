@@ -158,7 +158,8 @@ def test_evaluate_a_dict_as_a_notebook_would(tmp_path, tiny_marian, capsys):
     assert entry.scores["chrf"].signature == on_disk["scores"]["chrf"]["signature"]
     assert entry.scores["bleu"].ci95 == tuple(on_disk["scores"]["bleu"]["ci95"])
     assert on_disk["model"]["config"]["num_beams"] == 2  # the override reached the model
-    assert entry.segments == 3 and entry.translated_segments == 3 and entry.validity is None
+    assert entry.segments == 3 and entry.translated_segments == 3
+    assert entry.validity["total_segments"] == 3 and "truncated" in entry.validity["counts"]
     assert entry.significance is not None  # tested against the baseline
     as_json = json.loads(json.dumps(result.to_dict()))
     assert as_json["results"][1]["scores"]["chrf"]["score"] == entry.scores["chrf"].score

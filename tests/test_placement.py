@@ -10,12 +10,12 @@ import pytest
 import yaml
 from translator_cases import SOURCES
 
-from harness.cache import translator_key
 from harness.cli import main
 from harness.config import validate_config
 from harness.distributed import Rank, gpus_for
 from harness.errors import ConfigError
 from harness.translators import HFModelConfig, build_translator
+from harness.translators.identity import identity_key, output_settings
 
 TRAINED = Path(__file__).resolve().parent / "fixtures" / "models" / "tiny-marian-en-vi-trained"
 
@@ -41,9 +41,8 @@ def test_config_says_why_placement_settings_cannot_apply():
 
 
 def test_placement_settings_are_part_of_the_cache_key():
-    plain = HFModelConfig(model="m").model_dump(mode="json")
     keys = {
-        translator_key({**plain, **change})
+        identity_key(output_settings(HFModelConfig(model="m", **change)))
         for change in (
             {},
             {"quantization": "8bit"},

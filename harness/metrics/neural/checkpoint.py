@@ -89,8 +89,7 @@ def looks_like_path(model: str) -> bool:
 
 def missing_error(what: str, name: str, hint: str) -> CheckpointNotFoundError:
     return CheckpointNotFoundError(
-        f"{what} '{name}' is not in the local Hugging Face cache and the hub is unreachable\n"
-        f"{hint}"
+        f"{what} '{name}' is not in the local Hugging Face cache and the hub is unreachable\n{hint}"
     )
 
 
@@ -102,9 +101,9 @@ def _checkpoint_hint(name: str) -> str:
     )
 
 
-def resolve_folder(model: str, revision: str | None, base_dir: Path | None = None) -> tuple[
-    Path, str, str
-]:
+def resolve_folder(
+    model: str, revision: str | None, base_dir: Path | None = None
+) -> tuple[Path, str, str]:
     """(folder, kind, revision) for a hub id or a local folder; downloads only what is needed."""
     if looks_like_path(model):
         folder = Path(os.path.expanduser(model))

@@ -150,13 +150,15 @@ class CometScorer:
     ) -> NeuralScores:
         """Scores in input order; only segments missing from ``cache`` are computed."""
         refs = self._check(sources, hypotheses, references)
-        keys = [self._segment_key(s, h, r) for s, h, r in zip(sources, hypotheses, refs,
-                                                                strict=True)]
+        keys = [
+            self._segment_key(s, h, r) for s, h, r in zip(sources, hypotheses, refs, strict=True)
+        ]
         hits = cache.get_many(keys) if cache is not None else {}
         todo = [i for i, k in enumerate(keys) if k not in hits]
         if todo:
             fresh = self._compute(
-                [sources[i] for i in todo], [hypotheses[i] for i in todo],
+                [sources[i] for i in todo],
+                [hypotheses[i] for i in todo],
                 None if references is None else [refs[i] for i in todo],
             )
             new = {keys[i]: value for i, value in zip(todo, fresh, strict=True)}
@@ -204,7 +206,9 @@ class CometScorer:
         use_src = "src" in self.segments
         use_ref = references is not None and "ref" in self.segments
         outputs = self.net.unified(
-            hypotheses, sources if use_src else None, references if use_ref else None,
+            hypotheses,
+            sources if use_src else None,
+            references if use_ref else None,
             self.word_level,
         )
         score_tensors = outputs.scores  # one tensor per input, in COMET's order
@@ -215,14 +219,18 @@ class CometScorer:
         error_spans = []
         for i in range(len(hypotheses)):
             probs = span_ops.combine_probs([p[i] for p in outputs.probs])
-            error_spans.append(span_ops.decode(
-                probs, outputs.mt_ids[i], outputs.mt_offsets[i], id_to_label,
-                self.net.tokenizer,
-            ))
+            error_spans.append(
+                span_ops.decode(
+                    probs,
+                    outputs.mt_ids[i],
+                    outputs.mt_offsets[i],
+                    id_to_label,
+                    self.net.tokenizer,
+                )
+            )
         if self.kind == "xcomet_metric":
             mqm = span_ops.mqm_scores(error_spans)
             combined = span_ops.xcomet_scores(score_tensors, mqm).tolist()
         else:
             combined = span_ops.unified_scores(score_tensors).tolist()
-        return [{"score": s, "error_spans": e}
-                for s, e in zip(combined, error_spans, strict=True)]
+        return [{"score": s, "error_spans": e} for s, e in zip(combined, error_spans, strict=True)]

@@ -25,8 +25,13 @@ log = logging.getLogger(__name__)
 
 _ENCODERS = {"XLM-RoBERTa": "XLMRobertaModel", "XLM-RoBERTa-XL": "XLMRobertaXLModel"}
 _CONFIGS = {"XLM-RoBERTa": "XLMRobertaConfig", "XLM-RoBERTa-XL": "XLMRobertaXLConfig"}
-_ENCODER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json",
-                  "special_tokens_map.json", "sentencepiece.bpe.model")
+_ENCODER_FILES = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "sentencepiece.bpe.model",
+)
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,13 @@ class Progress:
         rate = self.done / max(now - self.start, 1e-9)
         eta = (self.total - self.done) / rate if rate > 0 else float("inf")
         slow = first and self.device.type == "cpu" and eta > 120
-        log.log(logging.WARNING if slow else logging.INFO,
-                "%s: %d/%d sequences, %.1f/s, about %.0f s left%s", self.label, self.done,
-                self.total, rate, eta, " (neural metrics on CPU are slow)" if slow else "")
+        log.log(
+            logging.WARNING if slow else logging.INFO,
+            "%s: %d/%d sequences, %.1f/s, about %.0f s left%s",
+            self.label,
+            self.done,
+            self.total,
+            rate,
+            eta,
+            " (neural metrics on CPU are slow)" if slow else "",
+        )

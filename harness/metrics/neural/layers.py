@@ -51,7 +51,7 @@ class LayerMix(nn.Module):
     def forward(self, layers: tuple[torch.Tensor, ...], mask: torch.Tensor) -> torch.Tensor:
         weights = self.weights()
         if len(layers) < weights.numel():  # layers cut off above the last used one
-            if bool(torch.any(weights[len(layers):] != 0)):
+            if bool(torch.any(weights[len(layers) :] != 0)):
                 raise MetricError(
                     f"the encoder gives {len(layers)} layers, the checkpoint mixes "
                     f"{weights.numel()}"

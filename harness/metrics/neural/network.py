@@ -22,9 +22,14 @@ from harness.metrics.neural.layers import LayerMix, feed_forward, pool
 log = logging.getLogger(__name__)
 
 # State-dict entries COMET saves that inference does not use.
-_UNUSED = ("layerwise_attention.dropout_mask", "layerwise_attention.dropout_fill",
-           "wordloss.weight", "encoder.model.embeddings.position_ids",
-           "encoder.model.embeddings.token_type_ids", "encoder.model.pooler.")
+_UNUSED = (
+    "layerwise_attention.dropout_mask",
+    "layerwise_attention.dropout_fill",
+    "wordloss.weight",
+    "encoder.model.embeddings.position_ids",
+    "encoder.model.embeddings.token_type_ids",
+    "encoder.model.pooler.",
+)
 
 
 @dataclass
@@ -63,9 +68,11 @@ class CometNetwork(nn.Module):
                 self.num_layers, bool(hp["layer_norm"]), str(hp["layer_transformation"])
             )
         in_dim = hidden if unified else hidden * 6
-        self.estimator = _Holder(ff=feed_forward(
-            in_dim, list(hp["hidden_sizes"]), str(hp["activations"]), hp.get("final_activation")
-        ))
+        self.estimator = _Holder(
+            ff=feed_forward(
+                in_dim, list(hp["hidden_sizes"]), str(hp["activations"]), hp.get("final_activation")
+            )
+        )
         if checkpoint.class_identifier == "xcomet_metric" or hp.get("word_level_training"):
             self.hidden2tag = nn.Linear(hidden, len(hp["error_labels"]) + 1)
             self.word_layer = int(hp["word_layer"])
@@ -124,17 +131,21 @@ class CometNetwork(nn.Module):
     # -- shared ------------------------------------------------------------------------
 
     def tokenize(self, texts: Sequence[str], offsets: bool = False) -> Any:
-        return self.tokenizer(list(texts), truncation=True, max_length=self.max_positions - 2,
-                              return_offsets_mapping=offsets)
+        return self.tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=self.max_positions - 2,
+            return_offsets_mapping=offsets,
+        )
 
     def _batches(self, sequences: list[list[int]], label: str):
         """(indices, all hidden layers, mask) per length-sorted batch under the token budget."""
         progress = enc.Progress(label, len(sequences), self.device)
-        for batch in enc.token_batches([len(s) for s in sequences], self.options.batch_size,
-                                       self.options.max_tokens):
+        for batch in enc.token_batches(
+            [len(s) for s in sequences], self.options.batch_size, self.options.max_tokens
+        ):
             ids, mask = enc.pad([sequences[i] for i in batch], self.pad_id, self.device)
-            out = self.encoder.model(input_ids=ids, attention_mask=mask,
-                                     output_hidden_states=True)
+            out = self.encoder.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
             yield batch, out.hidden_states, mask
             progress.advance(len(batch))
 
@@ -158,7 +169,7 @@ class CometNetwork(nn.Module):
             sentemb[batch] = pool(self.pool_kind, embeddings, layers[-1].float(), mask)
         row = {t: i for i, t in enumerate(unique)}
         n = len(sources)
-        src, mt, ref = (sentemb[[row[t] for t in texts[k * n:(k + 1) * n]]] for k in range(3))
+        src, mt, ref = (sentemb[[row[t] for t in texts[k * n : (k + 1) * n]]] for k in range(3))
         features = torch.cat(
             (mt, ref, mt * ref, torch.abs(mt - ref), mt * src, torch.abs(mt - src)), dim=1
         )
@@ -182,13 +193,18 @@ class CometNetwork(nn.Module):
         src_ids = self.tokenize(sources)["input_ids"] if sources is not None else None
         ref_ids = self.tokenize(references)["input_ids"] if references is not None else None
         if src_ids is not None and ref_ids is not None:
-            inputs = [list(zip(mt_ids, src_ids, strict=True)),
-                      list(zip(mt_ids, ref_ids, strict=True)),
-                      list(zip(mt_ids, src_ids, ref_ids, strict=True))]
+            inputs = [
+                list(zip(mt_ids, src_ids, strict=True)),
+                list(zip(mt_ids, ref_ids, strict=True)),
+                list(zip(mt_ids, src_ids, ref_ids, strict=True)),
+            ]
         else:
             other = src_ids if src_ids is not None else ref_ids
-            inputs = [list(zip(mt_ids, other, strict=True))] if other is not None else [
-                [(m,) for m in mt_ids]]
+            inputs = (
+                [list(zip(mt_ids, other, strict=True))]
+                if other is not None
+                else [[(m,) for m in mt_ids]]
+            )
         sequences = [self.joint(parts) for rows in inputs for parts in rows]
         unique = list(dict.fromkeys(tuple(s) for s in sequences))
         lengths = [len(m) for m in mt_ids] * len(inputs)
@@ -197,7 +213,7 @@ class CometNetwork(nn.Module):
         n = len(hypotheses)
         out_scores, out_probs = [], []
         for k in range(len(inputs)):
-            rows = [index[tuple(s)] for s in sequences[k * n:(k + 1) * n]]
+            rows = [index[tuple(s)] for s in sequences[k * n : (k + 1) * n]]
             out_scores.append(scores[rows])
             if word_level:
                 out_probs.append([probs[r][: lengths[k * n + j]] for j, r in enumerate(rows)])

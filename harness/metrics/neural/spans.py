@@ -52,8 +52,12 @@ def decode(
         label = id_to_label[int(top_label[k, 0])]
         if label.startswith("I"):
             if not span:
-                span = {"tokens": [token_id], "severity": label.split("-")[1],
-                        "offset": list(offset), "confidence": [top_prob[k]]}
+                span = {
+                    "tokens": [token_id],
+                    "severity": label.split("-")[1],
+                    "offset": list(offset),
+                    "confidence": [top_prob[k]],
+                }
             else:
                 span["tokens"].append(token_id)
                 span["confidence"].append(top_prob[k])
