@@ -68,6 +68,8 @@ class TranslationStore(Protocol):
 
     def get_flags(self, key: str, sources: Sequence[str]) -> dict[str, tuple[str, ...]]: ...
 
+    def put_provenance(self, key: str, provenance: Mapping[str, Any]) -> None: ...
+
     def put_many(
         self,
         key: str,

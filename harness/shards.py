@@ -22,6 +22,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.cache import TranslationCache
 
@@ -57,10 +58,15 @@ class ShardWriter:
         # The translator's flags (truncated, ...) of this process's outputs. They stay on this
         # process: the gather to process 0 carries hypotheses only (a known gap).
         self.flags: dict[str, dict[str, tuple[str, ...]]] = {}
+        self.provenance: dict[str, dict[str, Any]] = {}
 
     def get_many(self, key: str, sources: Sequence[str]) -> dict[str, str]:
         mine = self.rows.get(key, {})
         return {s: mine[s] for s in sources if s in mine}
+
+    def put_provenance(self, key: str, provenance: Mapping[str, Any]) -> None:
+        """Process 0 records provenance; another process's is only kept for its own use."""
+        self.provenance[key] = dict(provenance)
 
     def get_flags(self, key: str, sources: Sequence[str]) -> dict[str, tuple[str, ...]]:
         mine = self.flags.get(key, {})
