@@ -44,7 +44,7 @@
     if (middle === null) return null;
     ops = ops.concat(middle);
     if (suf) ops.push(["=", a.slice(a.length - suf).join("")]);
-    return cleanup(merge(ops));
+    return cleanup(regroup(ops));
   }
   function middleDiff(a, b) {
     var n = a.length, m = b.length, out = [];
