@@ -213,15 +213,22 @@ class Browser:
         ]
 
     def screenshot(
-        self, path: Path, full_page: bool = False, clip_height: int | None = None
+        self,
+        path: Path,
+        full_page: bool = False,
+        clip_height: int | None = None,
+        scale: float = 1.0,
     ) -> Path:
-        """A PNG of the viewport (or the whole page, or its first ``clip_height`` pixels)."""
-        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": full_page}
+        """A PNG of the viewport, or of the whole page, or of its first ``clip_height`` CSS
+        pixels; ``scale`` < 1 makes the picture smaller (device pixels per CSS pixel)."""
+        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": False}
+        top, height = float(self.evaluate("window.scrollY")), self.height  # the viewport
         if full_page or clip_height:
-            height = self.evaluate("document.documentElement.scrollHeight")
-            height = min(int(height), clip_height) if clip_height else int(height)
-            params["clip"] = {"x": 0, "y": 0, "width": self.width, "height": height, "scale": 1}
+            top, height = 0.0, int(self.evaluate("document.documentElement.scrollHeight"))
+            height = min(height, clip_height) if clip_height else height
             params["captureBeyondViewport"] = True
+        # The clip is in page coordinates.
+        params["clip"] = {"x": 0, "y": top, "width": self.width, "height": height, "scale": scale}
         data = self._send("Page.captureScreenshot", params)["data"]
         path.write_bytes(base64.b64decode(data))
         return path

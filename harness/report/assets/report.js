@@ -3,6 +3,7 @@
    the visible page of segments is rendered, so large datasets open quickly. */
 (function () {
   "use strict";
+  var STARTED = performance.now();
   var DATA = JSON.parse(document.getElementById("report-data").textContent);
   var PAGE_SIZES = [10, 25, 50, 100];
   var DIFF_CELLS = 4000000; // larger LCS tables are skipped (the text is shown plain)
@@ -139,13 +140,13 @@
       (data.flags[s] || []).forEach(function (pair) { arr[pair[0]] = pair[1]; });
       return arr;
     });
-    this.flagNames = [];
-    var seen = {};
-    this.flags.forEach(function (arr) {
-      arr.forEach(function (fl) {
-        (fl || []).forEach(function (f) { seen[f] = (seen[f] || 0) + 1; });
-      });
-    });
+    // Per flag, how many segments have it in at least one system (what its filter shows).
+    var seen = {}, flags = this.flags;
+    for (var i = 0; i < this.n; i++) {
+      var here = {};
+      flags.forEach(function (arr) { (arr[i] || []).forEach(function (f) { here[f] = 1; }); });
+      Object.keys(here).forEach(function (f) { seen[f] = (seen[f] || 0) + 1; });
+    }
     this.flagCounts = seen;
     this.flagNames = Object.keys(seen);
     this.hay = null;
@@ -390,6 +391,7 @@
       if (v) v.showFlag(td.getAttribute("data-flag"), +td.getAttribute("data-system"));
     });
   });
-  window.__report = { views: views, diffChars: diffChars,
+  // For tests and scripts/bench_report.py: when this script started and finished (ms).
+  window.__report = { views: views, diffChars: diffChars, started: STARTED,
                       ready: performance.now() };
 })();
