@@ -39,7 +39,7 @@ from harness import store  # noqa: E402
 from harness.devtools.chromium import Browser, chromium_version, find_chromium  # noqa: E402
 from harness.metrics import evaluate  # noqa: E402
 from harness.report.run_reports import write_report  # noqa: E402
-from harness.score import read_lines  # noqa: E402
+from harness.score_files import read_lines  # noqa: E402
 from harness.segments import Segment, fingerprint  # noqa: E402
 from harness.textnorm import NormalizationSpec, normalize_boundary  # noqa: E402
 
