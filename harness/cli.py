@@ -89,6 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--metrics", type=_metrics_arg, default=None)
     table.add_argument("--allow-mismatch", action="store_true", help=_MISMATCH_HELP)
 
+    report = sub.add_parser(
+        "report",
+        parents=[common],
+        help="the HTML report of finished runs: table, charts, segment browser, provenance",
+    )
+    report.add_argument("runs", nargs="+", type=Path, metavar="RUN_FOLDER")
+    report.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    report.add_argument("--metrics", type=_metrics_arg, default=None)
+    report.add_argument("--title", default="EN→VI evaluation")
+    report.add_argument("--allow-mismatch", action="store_true", help=_MISMATCH_HELP)
+
     score = sub.add_parser(
         "score", parents=[common], help="score existing system output (like the sacrebleu CLI)"
     )
@@ -219,6 +230,16 @@ def _render(
     return render_table(table, fmt)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from harness.report.run_reports import write_report
+
+    path = write_report(
+        args.runs, args.output, args.title, metrics=args.metrics, allow_mismatch=args.allow_mismatch
+    )
+    log.info("report: %s", path)
+    return 0
+
+
 def _cmd_score(args: argparse.Namespace) -> int:
     from harness.score_files import score_files
     from harness.textnorm import NormalizationSpec
@@ -294,6 +315,7 @@ def _print_dataset(data: LoadedDataset, fmt: str) -> None:
 COMMANDS = {
     "run": _cmd_run,
     "table": _cmd_table,
+    "report": _cmd_report,
     "score": _cmd_score,
     "compare": _cmd_compare,
     "datasets": _cmd_datasets,

@@ -454,6 +454,7 @@ def _evaluate_leaf(
             **_timing(translation, shards),
             "scoring_seconds": round(scoring_seconds, 3),
             "wall_seconds": round(time.perf_counter() - started, 3),
+            "finished_at": _utc_now(),
         },
         "environment": environment(),
     }
@@ -487,6 +488,13 @@ def _flagged_ids(data: LoadedDataset, flags: Sequence[tuple[str, ...]]) -> dict[
         for flag in seg_flags:
             out.setdefault(flag, []).append(segment.id)
     return out
+
+
+def _utc_now() -> str:
+    """``2026-12-02T04:14:38+00:00``: when a leaf was written, for reports."""
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _write_leaf(

@@ -35,7 +35,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
         has_gpu = torch.cuda.is_available()
     skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
+    skip_browser = None
+    if any("browser" in item.keywords for item in items):
+        from harness.devtools.chromium import find_chromium
+
+        if find_chromium() is None:
+            skip_browser = pytest.mark.skip(
+                reason="needs Chromium: apt-get install -y chromium (scripts/test installs it "
+                "where it can), or set HARNESS_CHROMIUM to a Chromium executable"
+            )
     for item in items:
+        if skip_browser is not None and "browser" in item.keywords:
+            item.add_marker(skip_browser)
         if "shared_data" in item.keywords and not SHARED_DATA.is_dir():
             item.add_marker(skip_shared)
         if "gpu" in item.keywords and not has_gpu:
@@ -67,3 +78,12 @@ def tiny_marian(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from harness.devtools.tiny_models import build_tiny_marian
 
     return build_tiny_marian(tmp_path_factory.mktemp("models") / "tiny-marian")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium per test worker, with a 1,400 × 900 window."""
+    from harness.devtools.chromium import Browser
+
+    with Browser(width=1400, height=900) as browser:
+        yield browser

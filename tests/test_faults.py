@@ -142,10 +142,12 @@ def test_full_disk_leaves_each_result_folder_complete_or_absent(
     tmp_path, tiny_marian, capsys, mount
 ):
     out = tmp_path / "small"
-    mount(out, "size=64k")
+    # 128 KiB: after the filler is removed, the run folder (report.html with its inline
+    # script and segment data included) must fit.
+    mount(out, "size=128k")
     filler = out / "filler"
     # Leave two pages: config.yaml fits, the result folder's files do not.
-    filler.write_bytes(b"\0" * (14 * 4096))
+    filler.write_bytes(b"\0" * (30 * 4096))
     path = write_config(tmp_path, tiny_marian, out=out)
     assert main(["run", str(path)]) == 2
     leaf = out / "e2e" / "tiny" / "itu-wtisd-2021"

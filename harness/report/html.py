@@ -1,162 +1,162 @@
-"""A self-contained HTML report: the comparison table, one bar chart per metric, provenance.
+"""The HTML report: one self-contained file (inline CSS, SVG and script; nothing fetched).
 
-No JavaScript and nothing fetched: charts are inline SVG, so the file opens anywhere (and in a
-browser with no network) exactly as written.
+Sections: the comparison table with its notes and signatures, one grouped chart per metric,
+p-values against the baseline, output validity and scores by source length (when the results
+have them), a segment browser per dataset, and provenance. A Content-Security-Policy in the
+page allows no network access at all and only the report's own script (by its hash), so even
+markup that slipped through escaping could not run or load anything.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Sequence
+from functools import cache
 from html import escape
+from importlib import resources
 
-from harness.errors import HarnessError
-from harness.metrics.registry import get_metric
-from harness.report.tables import MISMATCH_NOTE, Column, Table, metric_title
+from harness.report import provenance_html as prov
+from harness.report import sections
+from harness.report.browser import DatasetView, dataset_views, json_script
+from harness.report.charts import PALETTE
+from harness.report.tables import Table
 from harness.store import ResultLeaf
 
-_BAR_HEIGHT = 22
-_LABEL_WIDTH = 220
-_PLOT_WIDTH = 420
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 1100px; }
-table { border-collapse: collapse; margin: 1rem 0; }
-th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-td.sig { font-weight: 600; }
-code { font-size: 0.85em; background: #f4f4f4; padding: 1px 4px; }
-figure { margin: 1rem 0 2rem; }
-figcaption { font-weight: 600; margin-bottom: .3rem; }
-.note { color: #555; font-size: 0.9em; }
-"""
+
+@cache
+def asset(name: str) -> str:
+    """A file of harness/report/assets (package data)."""
+    return resources.files("harness.report").joinpath("assets", name).read_text("utf-8")
+
+
+def _csp(script: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    return (
+        "default-src 'none'; style-src 'unsafe-inline'; "
+        f"script-src 'sha256-{digest}'; img-src data:; base-uri 'none'; form-action 'none'"
+    )
 
 
 def render_html(table: Table, leaves: Sequence[ResultLeaf], title: str = "EN→VI evaluation") -> str:
     """The whole report as one HTML document."""
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{escape(title)}</h1>",
-        _html_table(table),
-        _legend(table),
-        *(_chart(table, column) for column in table.columns),
-        _provenance(leaves),
-        "</body></html>",
+    report = sections.ReportInput(table, leaves)
+    views = dataset_views(leaves, report.labels)
+    for view in views:  # a system keeps its chart colour in the browser
+        view.color_index = [table.models.index(s) if s in table.models else 0 for s in view.systems]
+    script = asset("report.js")
+    body = [
+        _header(title, table, leaves),
+        _section("results", "Results", sections.score_table(table) + sections.table_notes(table)),
+        _section("charts", "Charts", sections.metric_charts(table)),
+        _section("significance", "Significance", sections.significance_table(report)),
+        _validity(report, views),
+        _section("segments", "Segments", "".join(_browser(view) for view in views)),
+        _section("provenance", "Provenance", _provenance(leaves, report.labels)),
     ]
-    return "\n".join(parts) + "\n"
-
-
-def _html_table(table: Table) -> str:
-    head = "".join(f"<th>{escape(c.header)}</th>" for c in table.columns)
-    rows = []
-    for model in table.models:
-        cells = []
-        for column in table.columns:
-            cell = table.cell(model, column)
-            css = ' class="sig"' if cell and cell.significant else ""
-            cells.append(f"<td{css}>{escape(cell.text()) if cell else '–'}</td>")
-        rows.append(f"<tr><td>{escape(model)}</td>{''.join(cells)}</tr>")
-    return f"<table><tr><th>model</th>{head}</tr>{''.join(rows)}</table>"
-
-
-def _legend(table: Table) -> str:
-    items = [
-        f"<li>{escape(label)}: <code>{escape(sig)}</code></li>"
-        for label, sig in table.signature_lines()
-    ]
-    if any(c.plus_minus is not None for c in table.cells.values()):
-        items.append("<li>± is half the width of the 95% bootstrap confidence interval.</li>")
-    if any(c.baseline for c in table.cells.values()):
-        items.append(
-            "<li>* / bold: differs from the baseline with p &lt; 0.05 "
-            "(paired bootstrap, Holm-adjusted).</li>"
-        )
-    if table.mismatched:
-        items.append(f"<li>{escape(MISMATCH_NOTE)}</li>")
-    return f'<ul class="note">{"".join(items)}</ul>'
-
-
-def _chart(table: Table, column: Column) -> str:
-    """Horizontal bars with 95% interval whiskers; the axis runs 0–100 (TER: lower is better)."""
-    rows = [(m, table.cell(m, column)) for m in table.models]
-    rows = [(m, c) for m, c in rows if c is not None]
-    top = max([100.0] + [c.score + (c.plus_minus or 0) for _, c in rows])
-    scale = _PLOT_WIDTH / top
-    height = _BAR_HEIGHT * len(rows) + 24
-    svg = [
-        f'<svg width="{_LABEL_WIDTH + _PLOT_WIDTH + 70}" height="{height}" role="img" '
-        f'aria-label="{escape(column.header)}">'
-    ]
-    for i, (model, cell) in enumerate(rows):
-        y = i * _BAR_HEIGHT + 4
-        width = max(cell.score, 0) * scale
-        svg.append(
-            f'<text x="{_LABEL_WIDTH - 6}" y="{y + 14}" text-anchor="end" '
-            f'font-size="12">{escape(model)}</text>'
-        )
-        fill = "#c0504d" if cell.significant else "#4f81bd"
-        svg.append(
-            f'<rect x="{_LABEL_WIDTH}" y="{y}" width="{width:.1f}" '
-            f'height="{_BAR_HEIGHT - 6}" fill="{fill}"/>'
-        )
-        if cell.plus_minus:
-            lo = _LABEL_WIDTH + max(cell.score - cell.plus_minus, 0) * scale
-            hi = _LABEL_WIDTH + (cell.score + cell.plus_minus) * scale
-            mid = y + (_BAR_HEIGHT - 6) / 2
-            svg.append(
-                f'<line x1="{lo:.1f}" x2="{hi:.1f}" y1="{mid}" y2="{mid}" '
-                'stroke="#222" stroke-width="1.5"/>'
-            )
-        svg.append(
-            f'<text x="{_LABEL_WIDTH + width + 6:.1f}" y="{y + 14}" '
-            f'font-size="12">{cell.score:.1f}</text>'
-        )
-    axis_y = len(rows) * _BAR_HEIGHT + 16
-    svg.append(f'<text x="{_LABEL_WIDTH}" y="{axis_y}" font-size="10">0</text>')
-    svg.append(
-        f'<text x="{_LABEL_WIDTH + _PLOT_WIDTH}" y="{axis_y}" font-size="10" '
-        f'text-anchor="end">{top:.0f}</text></svg>'
-    )
-    better = _direction(column.metric)
-    name = f"{column.dataset} {column.variant}" if column.variant else column.dataset
-    caption = f"{escape(name)} — {escape(metric_title(column.metric))} ({better})"
-    return f"<figure><figcaption>{caption}</figcaption>{''.join(svg)}</figure>"
-
-
-def _direction(metric: str) -> str:
-    try:
-        return get_metric(metric).direction
-    except HarnessError:
-        return "higher is better"
-
-
-def _provenance(leaves: Sequence[ResultLeaf]) -> str:
-    rows = []
-    for leaf in leaves:
-        model, data = leaf.results.get("model", {}), leaf.results.get("dataset", {})
-        timing = leaf.results.get("timing", {})
-        cells = [
-            leaf.model,
-            str(model.get("model", "")),
-            str(model.get("revision", "")),
-            str(model.get("device", "")),
-            leaf.dataset,
-            str(data.get("fingerprint", ""))[:12],
-            str(data.get("segments", "")),
-            str(timing.get("segments_per_second", "")),
+    payload = {"colors": list(PALETTE), "views": [view.to_json() for view in views]}
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f'<meta http-equiv="Content-Security-Policy" content="{_csp(script)}">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{escape(title)}</title><style>{asset('report.css')}</style></head>",
+            "<body><main>",
+            *body,
+            "</main>",
+            json_script("report-data", payload),
+            f"<script>{script}</script>",
+            "</body></html>",
         ]
-        rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in (
-            "model",
-            "id",
-            "revision",
-            "device",
-            "dataset",
-            "fingerprint",
-            "segments",
-            "segments/s",
-        )
     )
-    return f"<h2>Provenance</h2><table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _section(key: str, heading: str, content: str) -> str:
+    return f'<section id="{key}"><h2>{escape(heading)}</h2>{content}</section>'
+
+
+_NAV = (
+    ("results", "Results"),
+    ("charts", "Charts"),
+    ("significance", "Significance"),
+    ("validity", "Validity"),
+    ("segments", "Segments"),
+    ("provenance", "Provenance"),
+)
+
+
+def _header(title: str, table: Table, leaves: Sequence[ResultLeaf]) -> str:
+    datasets = list(dict.fromkeys(leaf.dataset for leaf in leaves))
+    dates = sorted(prov.finished_at(leaf) for leaf in leaves)
+    versions = sorted(
+        {str(leaf.results.get("environment", {}).get("harness_version", "?")) for leaf in leaves}
+    )
+    sub = (
+        f"{len(table.models)} systems × {len(datasets)} datasets · "
+        f"finished {dates[-1] if dates else 'unknown'} · harness {', '.join(versions)}"
+    )
+    nav = "".join(f'<a href="#{key}">{name}</a>' for key, name in _NAV)
+    return (
+        f'<header><h1>{escape(title)}</h1><p class="sub">{escape(sub)}</p></header><nav>{nav}</nav>'
+    )
+
+
+def _validity(report: sections.ReportInput, views: Sequence[DatasetView]) -> str:
+    parts = []
+    for view in views:
+        counts = sections.validity_table(report, view)
+        buckets = sections.bucket_chart(report, view)
+        if counts or buckets:
+            parts.append(f"<h3>{escape(_view_title(view, views))}</h3>{counts}{buckets}")
+    if not parts:
+        parts.append(
+            '<p class="note">These results carry no validity checks or length analysis '
+            "(written by a harness version without them).</p>"
+        )
+    else:
+        parts.insert(
+            0,
+            '<p class="note">Flags describe outputs; they never change a score. A count '
+            "shows those segments in the browser below.</p>",
+        )
+    return _section("validity", "Validity", "".join(parts))
+
+
+def _view_title(view: DatasetView, views: Sequence[DatasetView]) -> str:
+    """The dataset's name, with its fingerprint where two views share the name."""
+    if sum(v.name == view.name for v in views) > 1:
+        return f"{view.name} (data {view.fingerprint[:12]})"
+    return view.name
+
+
+def _browser(view: DatasetView) -> str:
+    notes = "".join(f'<p class="warn">{escape(note)}</p>' for note in view.notes)
+    n = len(view.ids)
+    refs = max((len(r) for r in view.references), default=1)
+    diff_note = (
+        "Highlighted: characters of each output that differ from the "
+        + ("first " if refs > 1 else "")
+        + "reference (yellow: not in it; struck through: reference text the output lacks)."
+    )
+    return (
+        f'<h3 id="segments-{view.key}">{escape(view.name)} '
+        f'<span class="note">({n} segments, {len(view.systems)} systems)</span></h3>{notes}'
+        f'<p class="note">{escape(diff_note)}</p>'
+        f'<div class="browser" id="browser-{view.key}" data-segments="{n}"></div>'
+    )
+
+
+def _provenance(leaves: Sequence[ResultLeaf], labels: Sequence[str]) -> str:
+    return "".join(
+        [
+            prov.run_facts(leaves),
+            prov.load_warnings(leaves),
+            "<h3>Models</h3>",
+            prov.models_table(leaves, labels),
+            "<h3>Datasets</h3>",
+            prov.datasets_table(leaves),
+            "<h3>Timing</h3>",
+            prov.timing_table(leaves, labels),
+        ]
+    )

@@ -12,12 +12,28 @@ from harness.config import RunConfig
 
 def write_run_report(run_dir: Path, title: str) -> None:
     """report.html for the leaves a run's summary lists."""
+    write_report([run_dir], run_dir / "report.html", f"{title}: EN→VI evaluation")
+
+
+def write_report(
+    runs: Sequence[Path],
+    dest: Path,
+    title: str,
+    *,
+    metrics: Sequence[str] | None = None,
+    allow_mismatch: bool = False,
+) -> Path:
+    """The HTML report of the results under ``runs``, written atomically to ``dest``."""
+    from harness.errors import RunFolderError
     from harness.report.html import render_html
     from harness.report.tables import build_table
 
-    written = store.find_result_leaves([run_dir])
-    page = render_html(build_table(written), written, title=f"{title}: EN→VI evaluation")
-    store.write_text_atomic(run_dir / "report.html", page)
+    leaves = store.find_result_leaves(list(runs))
+    page = render_html(build_table(leaves, metrics, allow_mismatch=allow_mismatch), leaves, title)
+    try:
+        return store.write_text_atomic(dest, page)
+    except OSError as e:
+        raise RunFolderError(f"cannot write the report to {dest}: {e}") from e
 
 
 def attach_significance(run_dir: Path, config: RunConfig, leaf_dirs: Sequence[Path]) -> None:
