@@ -1,0 +1,1 @@
+"""Neural metrics (COMET family, MetricX-24) computed with plain transformers."""
