@@ -9,12 +9,15 @@ that is neither cached nor reachable fails at once with a two-line message.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError, MetricError
 from harness.metrics.neural.metricx import DTYPES, SCORE_POSITION, MetricXSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,13 @@ def _load_model(settings: MetricXSettings, dtype: Any) -> tuple[Any, str, bool]:
     tied = bool(raw.get("tie_word_embeddings", False))
     missing = [k for k in info.get("missing_keys", ()) if not k.endswith("embed_tokens.weight")]
     if not tied and model.lm_head.weight.data_ptr() == model.shared.weight.data_ptr():
-        missing.append("lm_head.weight")
+        # transformers 5 ties the two when lm_head.weight is absent or equal to the embedding;
+        # the reference would start a missing one from random weights.
+        log.warning(
+            "%s: checkpoint %r has no lm_head.weight of its own; the embedding is used",
+            settings.config_key,
+            settings.model,
+        )
     if missing:
         raise MetricError(
             f"{settings.config_key}: checkpoint {settings.model!r} lacks weights "
