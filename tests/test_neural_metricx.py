@@ -128,6 +128,13 @@ def test_identity_names_everything_that_changes_a_score(scorer: MetricXScorer, m
         scorer.identity("both")  # type: ignore[arg-type]
 
 
+def test_a_released_scorer_says_so(scorer: MetricXScorer) -> None:
+    twin = MetricXScorer(scorer.settings, scorer.parts)  # shares the model; frees nothing
+    twin.release()
+    with pytest.raises(MetricError, match="released"):
+        twin.score(["a"], ["b"])
+
+
 def test_mismatched_lengths_raise(scorer: MetricXScorer) -> None:
     with pytest.raises(MetricError, match="2 sources, 1 hypotheses"):
         scorer.score(["a", "b"], ["x"])

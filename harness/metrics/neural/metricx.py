@@ -114,7 +114,7 @@ class MetricXScorer:
 
     def __init__(self, settings: MetricXSettings, parts: LoadedMetricX) -> None:
         self.settings = settings
-        self._parts = parts
+        self._parts: LoadedMetricX | None = parts
         self.last_run: MetricXRun | None = None
 
     @classmethod
@@ -128,13 +128,30 @@ class MetricXScorer:
 
         return cls(settings, load_parts(settings))
 
+    def release(self) -> None:
+        """Free the model (and cached GPU memory), so that the next metric model fits."""
+        import gc
+        import sys
+
+        self._parts = None
+        gc.collect()
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    @property
+    def parts(self) -> LoadedMetricX:
+        if self._parts is None:
+            raise MetricError(f"{self.settings.config_key}: the scorer was released")
+        return self._parts
+
     @property
     def device(self) -> str:
-        return self._parts.device
+        return self.parts.device
 
     @property
     def dtype(self) -> str:
-        return str(self._parts.dtype).removeprefix("torch.")
+        return str(self.parts.dtype).removeprefix("torch.")
 
     def score(
         self,
@@ -173,7 +190,7 @@ class MetricXScorer:
         from harness import __version__
         from harness.translators.runtime import package_versions
 
-        p = self._parts
+        p = self.parts
         return {
             "metric": "metricx",
             "format": "metricx-24",
@@ -257,7 +274,7 @@ class MetricXScorer:
 
     def _encode(self, texts: list[str]) -> tuple[list[list[int]], int]:
         limit = self.settings.max_input_length
-        p = self._parts
+        p = self.parts
         full = p.tokenizer(texts, add_special_tokens=True)["input_ids"]
         if p.trailing_space_id is not None:
             full = [
@@ -282,7 +299,7 @@ class MetricXScorer:
 
         from harness.translators.runtime import pad_rows
 
-        p = self._parts
+        p = self.parts
         ids, mask = pad_rows(rows, p.pad_id)
         ids, mask = ids.to(p.device), mask.to(p.device)
         with torch.inference_mode():
