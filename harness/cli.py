@@ -38,6 +38,25 @@ def _metrics_arg(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(e)) from e
 
 
+def _metric_entries_arg(text: str) -> list[str | dict[str, str]]:
+    """``bleu,chrf,comet=/path/to/checkpoint``: names, or ``name=<model>`` for a metric that
+    loads a checkpoint (a hub id or a local folder)."""
+    from harness.metrics.registry import metric_config
+
+    out: list[str | dict[str, str]] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, _, model = part.partition("=")
+        entry: str | dict[str, str] = {"name": name, "model": model} if model else name
+        try:
+            metric_config(entry)
+        except (HarnessError, ValueError) as e:
+            raise argparse.ArgumentTypeError(str(e)) from e
+        out.append(entry)
+    return out
+
+
 _MISMATCH_HELP = (
     "show results of one dataset name scored differently (other data, other settings) in "
     "separate, labelled columns instead of refusing"
@@ -117,7 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="reference file (repeat for several references)",
     )
-    score.add_argument("--metrics", type=_metrics_arg, default=["bleu", "chrf", "ter"])
+    score.add_argument(
+        "--metrics",
+        type=_metric_entries_arg,
+        default=["bleu", "chrf", "ter"],
+        help="e.g. bleu,chrf,ter or bleu,comet=Unbabel/wmt22-comet-da (a hub id or a folder)",
+    )
     score.add_argument("--format", choices=("text", "json"), default="json")
     score.add_argument(
         "--tone-marks",

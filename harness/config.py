@@ -24,7 +24,7 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_v
 from harness.configbase import StrictModel
 from harness.data.config import DatasetEntry, default_name
 from harness.errors import ConfigError
-from harness.metrics.registry import MetricConfig, metric_config, metric_names
+from harness.metrics.registry import MetricConfig, default_metric_names, metric_config
 from harness.textnorm import NormalizationSpec
 from harness.translators.backends import ModelConfig
 from harness.translators.config import looks_like_local_path
@@ -85,7 +85,7 @@ class RunConfig(StrictModel):
         min_length=1
     )
     metrics: list[MetricEntry] = Field(
-        default_factory=lambda: [metric_config(n) for n in metric_names()], min_length=1
+        default_factory=lambda: [metric_config(n) for n in default_metric_names()], min_length=1
     )
     normalize: NormalizeConfig = NormalizeConfig()
     statistics: StatisticsConfig = StatisticsConfig()

@@ -19,6 +19,7 @@ from harness.config import ResolvedConfig, dataset_label, model_label, resolve_m
 from harness.config_dump import validated_config_data
 from harness.distributed import Rank, current_rank, device_for
 from harness.errors import CacheError, TranslatorError
+from harness.metrics.registry import get_metric
 from harness.preflight import check_run
 from harness.progress import ProgressLog
 from harness.provenance import environment
@@ -203,13 +204,19 @@ def write_run(
         as_run = validated_config_data(resolved)
         text = yaml.safe_dump(as_run, allow_unicode=True, sort_keys=False)
         store.write_text_atomic(run_dir / "config.yaml", text)
-    leaves: list[LeafResult] = []
+    # Every translation first, each model freed before the next loads; then the metrics, so
+    # a metric that loads a model never shares memory with a translation model.
+    pending: list[_TranslatedLeaf] = []
     for session in sessions:
         for data_cfg, data in zip(config.datasets, datasets, strict=True):
-            name = dataset_label(data_cfg)
-            shard_info = (shards or {}).get((session.label, name))
-            leaves.append(_evaluate_leaf(resolved, session, name, data, shard_info))
+            pending.append(_translate_leaf(session, dataset_label(data_cfg), data))
         session.close()
+    metrics = [m.with_base_dir(resolved.base_dir) for m in config.metrics]
+    precomputed = _model_metrics(resolved, pending, metrics)
+    leaves = [
+        _evaluate_leaf(resolved, leaf, metrics, pre, (shards or {}).get((leaf.model, leaf.name)))
+        for leaf, pre in zip(pending, precomputed, strict=True)
+    ]
     with store.writing("the run summary and report", run_dir):
         if config.statistics.baseline is not None and len(config.models) > 1:
             attach_significance(run_dir, config, [leaf.path for leaf in leaves])
@@ -387,22 +394,31 @@ def _translator_flags(translator: Any, positions: Sequence[int]) -> list[tuple[s
     return out
 
 
-def _evaluate_leaf(
-    resolved: ResolvedConfig,
-    session: _ModelSession,
-    data_name: str,
-    data: LoadedDataset,
-    shards: dict[str, Any] | None = None,
-) -> LeafResult:
-    from harness.analysis import analyse_leaf
-    from harness.metrics import evaluate
+@dataclass
+class _TranslatedLeaf:
+    """One (model, dataset) translated and checked, waiting for its metrics."""
 
-    config = resolved.config
-    model_name = session.label
-    leaf_dir = resolved.run_dir / slug(model_name) / slug(data_name)
+    session: _ModelSession
+    name: str  # the dataset's label
+    data: LoadedDataset
+    translation: Translation
+    checked: CheckedOutputs
+    provenance: dict[str, Any]  # the model's, with this dataset's throughput
+    started: float
+
+    @property
+    def model(self) -> str:
+        return self.session.label
+
+    @property
+    def references(self) -> list[list[str]]:
+        return [list(s.references) for s in self.data.segments]
+
+
+def _translate_leaf(session: _ModelSession, data_name: str, data: LoadedDataset) -> _TranslatedLeaf:
     sources = [s.source for s in data.segments]
     started = time.perf_counter()
-    label = f"{data_name} with {model_name}"
+    label = f"{data_name} with {session.label}"
     try:
         translation = translate_segments(sources, session, session.cache, label)
     except SegmentError as e:
@@ -410,17 +426,61 @@ def _evaluate_leaf(
         raise e.named(f"segment {segment.id!r} (#{e.position} of {data_name})") from e
     postprocess = getattr(session.config, "postprocess", None)
     checked = check_outputs(data.segments, translation.hypotheses, translation.flags, postprocess)
+    provenance = session.leaf_provenance(translation.translated > 0)
+    return _TranslatedLeaf(session, data_name, data, translation, checked, provenance, started)
+
+
+def _model_metrics(
+    resolved: ResolvedConfig, pending: Sequence[_TranslatedLeaf], metrics: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """Statistics of the metrics that load a model, every leaf with one metric at a time."""
+    from harness.metrics.evaluate import extract_model_metrics, scoring_inputs
+
+    spec = resolved.config.normalize.spec()
+    inputs = [
+        scoring_inputs(
+            leaf.checked.hypotheses,
+            leaf.references,
+            spec,
+            [s.source for s in leaf.data.segments],
+            resolved.cache_dir,
+        )[0]
+        for leaf in pending
+    ]
+    return extract_model_metrics(metrics, inputs)
+
+
+def _evaluate_leaf(
+    resolved: ResolvedConfig,
+    leaf: _TranslatedLeaf,
+    metrics: Sequence[Any],
+    precomputed: dict[str, Any],
+    shards: dict[str, Any] | None = None,
+) -> LeafResult:
+    from harness.analysis import analyse_leaf
+    from harness.metrics import evaluate
+
+    config = resolved.config
+    session, data_name, data = leaf.session, leaf.name, leaf.data
+    translation, checked, started = leaf.translation, leaf.checked, leaf.started
+    postprocess = getattr(session.config, "postprocess", None)
+    model_name = session.label
+    leaf_dir = resolved.run_dir / slug(model_name) / slug(data_name)
+    label = f"{data_name} with {model_name}"
     references = [list(s.references) for s in data.segments]
     scoring_started = time.perf_counter()
     evaluation = evaluate(
         checked.hypotheses,  # model output (post-processed if configured), not yet normalized
         references,
-        metrics=config.metrics,
+        metrics=metrics,
         spec=config.normalize.spec(),
         bootstrap_resamples=config.statistics.bootstrap_resamples,
         seed=config.statistics.seed,
+        sources=[s.source for s in data.segments],
         # Lines where no bar shows; the INFO level keeps them out of -q runs.
         progress_label=None if session.options.progress else f"scoring {label}",
+        cache_dir=resolved.cache_dir,
+        precomputed=precomputed,
     )
     scoring_seconds = time.perf_counter() - scoring_started
     # The files hold the text that was scored (NFC, plain spaces), not the raw bytes.
@@ -431,7 +491,7 @@ def _evaluate_leaf(
         "model": {
             # Name and config last: provenance remembered from the cache may come from a run
             # that called the same model something else.
-            **session.leaf_provenance(translation.translated > 0),
+            **leaf.provenance,
             "name": model_name,
             "config": session.config.model_dump(mode="json"),
             "identity": session.identity.to_json(),
@@ -466,7 +526,7 @@ def _evaluate_leaf(
     # Written to a hidden folder, then renamed: a full disk leaves no half-written leaf.
     what = f"the results of {model_name} on {data_name}"
     with store.writing(what, leaf_dir), store.atomic_dir(leaf_dir) as tmp:
-        _write_leaf(tmp, data, hypotheses, evaluation.segment_chrf, checked)
+        _write_leaf(tmp, data, hypotheses, evaluation, checked)
         evaluation.save_stats(tmp / "stats.npz")
         store.write_json_atomic(tmp / store.RESULTS_FILE, results)
     if checked.report.summary():
@@ -501,15 +561,29 @@ def _write_leaf(
     leaf_dir: Path,
     data: LoadedDataset,
     hypotheses: Sequence[str],
-    chrf: Sequence[float],
+    evaluation: Any,
     checked: CheckedOutputs,
 ) -> None:
     store.write_lines_atomic(leaf_dir / "hypotheses.txt", hypotheses)
+    chrf = evaluation.segment_chrf
+    # Segment scores of the model-based metrics (COMET, MetricX, ...) and their extras
+    # (xCOMET's error spans) beside chrF's.
+    extra_scores = {
+        name: values
+        for name, values in evaluation.segment_values().items()
+        if get_metric(name).kind != "string"
+    }
     rows = (
         {
             **seg.to_json(),
             "hypothesis": hyp,
             "chrf": round(score, 4),
+            **{name: round(values[i], 6) for name, values in extra_scores.items()},
+            **{
+                (key if len(evaluation.extras) == 1 else f"{name}_{key}"): items[i]
+                for name, extra in evaluation.extras.items()
+                for key, items in extra.items()
+            },
             **checked.segment_fields(i, hyp),
         }
         for i, (seg, hyp, score) in enumerate(zip(data.segments, hypotheses, chrf, strict=True))

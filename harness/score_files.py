@@ -19,13 +19,20 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.errors import MetricError
 from harness.metrics.evaluate import signature_with_norm
-from harness.metrics.registry import check_metric_names, get_metric, metric_names
+from harness.metrics.registry import (
+    MetricConfig,
+    MetricInputs,
+    get_metric,
+    metric_config,
+    metric_names,
+)
 from harness.metrics.stats import extract_stats, sacre_score
 from harness.textnorm import NormalizationSpec, apply_spec_all, normalize_boundary_all
 from harness.validity.report import ValidityReport
@@ -36,7 +43,7 @@ _BOM = "\ufeff"
 def score_files(
     hyp: Path,
     refs: Sequence[Path],
-    metrics: Sequence[str],
+    metrics: Sequence[str | Mapping[str, Any]],
     fmt: str = "text",
     *,
     spec: NormalizationSpec | None = None,
@@ -54,13 +61,15 @@ def score_files(
     if not refs:
         raise MetricError("no reference file given")
     order = metric_names()
-    names = sorted(dict.fromkeys(check_metric_names(metrics)), key=order.index)
+    configs = {c.name: c for c in (metric_config(m) for m in metrics)}
+    names = sorted(configs, key=order.index)
     if not names:
         raise MetricError("no metric to compute")
-    not_string = [n for n in names if get_metric(n).kind != "string"]
-    if not_string:
+    models = [configs[n] for n in names if get_metric(n).kind != "string"]
+    names = [n for n in names if get_metric(n).kind == "string"]
+    if models and source is None:
         raise MetricError(
-            f"harness score computes string metrics only, not {', '.join(not_string)}"
+            f"{', '.join(c.name for c in models)} read the source too: pass --src SOURCE_FILE"
         )
     spec = spec or NormalizationSpec()
     files = _Files.read(Path(hyp), [Path(r) for r in refs])
@@ -73,6 +82,14 @@ def score_files(
     # signature must say why.
     tag = None if spec.is_identity and not any(changed) else spec.tag
     lines = [_format_one(name, norm_hyps, items, width, fmt, tag) for name in names]
+    if models:
+        assert source is not None  # checked above
+        sources, _ = normalize_boundary_all(read_lines(Path(source)))
+        if len(sources) != len(norm_hyps):
+            raise MetricError(
+                f"{files.hyp} has {len(norm_hyps)} lines but {source} has {len(sources)}"
+            )
+        lines += _format_models(models, norm_hyps, items, sources, fmt, tag or "nfc")
     out = _assemble(lines, fmt)
     if source is not None:
         out = _with_validity(out, fmt, _validity(Path(source), files, norm_hyps))
@@ -176,6 +193,40 @@ def _with_validity(out: str, fmt: str, report: ValidityReport) -> str:
         "validity_signature": report.signature,
     }
     return json.dumps(payload, indent=1, ensure_ascii=False) + "\n"
+
+
+def _format_models(
+    configs: Sequence[MetricConfig],
+    hyps: list[str],
+    refs: list[list[str]],
+    sources: list[str],
+    fmt: str,
+    tag: str,
+) -> list[str]:
+    """Lines for the metrics that load a model (COMET, MetricX, ...), one model at a time;
+    per-segment scores are cached under the default cache folder."""
+    from harness.config import resolve_cache_dir
+    from harness.metrics.evaluate import extract_model_metrics
+
+    inputs = MetricInputs(hyps, refs, sources, resolve_cache_dir(None))
+    found = extract_model_metrics(configs, [inputs])[0]
+    lines = []
+    for config in configs:
+        spec, extracted = get_metric(config.name), found[config.name]
+        score = spec.corpus_score(extracted.stats).score
+        signature = signature_with_norm(extracted.signature, tag)
+        if fmt == "text":
+            lines.append(f"{spec.display_name}|{signature} = {score:.4f}")
+        else:
+            payload = {
+                "name": spec.display_name,
+                "score": round(score, 4),
+                "signature": signature,
+                "higher_is_better": spec.higher_is_better,
+                "segments": len(hyps),
+            }
+            lines.append(json.dumps(payload, indent=1, ensure_ascii=False))
+    return lines
 
 
 def _assemble(lines: list[str], fmt: str) -> str:

@@ -23,6 +23,7 @@ import numpy as np
 
 from harness.errors import MetricError, RunFolderError
 from harness.metrics.registry import (
+    Extracted,
     MetricConfig,
     MetricInputs,
     MetricSpec,
@@ -124,6 +125,18 @@ class Evaluation:
     spec: NormalizationSpec
     changed: NormalizationCounts
     raw_stats: dict[str, np.ndarray] = field(default_factory=dict)  # boundary-only text
+    # Per-metric extras per segment (xCOMET's "error_spans"), input order.
+    extras: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def segment_values(self) -> dict[str, list[float]]:
+        """Per-segment scores of every metric whose registry entry has them (chrF, TER,
+        COMET, ...; not BLEU), on the scored text."""
+        out = {}
+        for name, array in self.stats.items():
+            spec = get_metric(name)
+            if spec.segment_scores is not None:
+                out[name] = [float(x) for x in spec.segment_scores(array)]
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """The value of results.json["scores"]."""
@@ -196,12 +209,18 @@ def evaluate(
     seed: int = DEFAULT_SEED,
     sources: Sequence[str] | None = None,
     progress_label: str | None = None,
+    *,
+    cache_dir: Path | None = None,
+    precomputed: Mapping[str, Extracted] | None = None,
 ) -> Evaluation:
     """Score ``hyps`` against item-major ``refs`` (``refs[i]`` = references of segment ``i``).
 
     ``metrics`` are registry names or metric configs; ``sources`` go to metrics that read them.
     ``bootstrap_resamples=0`` turns the intervals off. With ``progress_label``, progress lines
     are logged while the statistics are extracted (for batch logs; see harness.progress).
+    ``precomputed``: statistics already extracted by :func:`extract_metrics` on the same text
+    (the runner scores every leaf with one model-based metric before loading the next);
+    ``cache_dir``: where model-based metrics keep per-segment scores.
     Raises MetricError on misaligned input.
     """
     configs = [metric_config(m) for m in metrics]
@@ -210,37 +229,80 @@ def evaluate(
         raise MetricError("no metric to compute")
     if bootstrap_resamples < 0:
         raise MetricError(f"bootstrap_resamples must be >= 0, got {bootstrap_resamples}")
+    scored_in, raw_in, counts = scoring_inputs(hyps, refs, spec, sources, cache_dir)
+    pre = dict(precomputed or {})
+    todo = [c for c in configs if c.name not in pre]
+    progress = None
+    if progress_label is not None:
+        from harness.progress import ProgressLog
+
+        passes = len(todo) * (1 if spec.is_identity else 2)
+        progress = ProgressLog(progress_label, len(hyps) * passes, unit="segment scores")
+    scored = {**pre, **_extract_all(todo, scored_in, progress)}
+    # Only when the spec changes text is there a different "raw" number to keep beside it
+    # (for the string metrics: a model-based metric is not run twice for it).
+    cheap = [c for c in todo if get_metric(c.name).kind == "string"]
+    raw = {} if spec.is_identity else _extract_all(cheap, raw_in, progress)
+    stats = {name: scored[name].stats for name in names}
+    boot = _Bootstrap(bootstrap_resamples, seed, stats)
+    records = {name: _record(name, scored[name], raw.get(name), spec, boot) for name in names}
+    chrf_stats = (
+        stats["chrf"]
+        if "chrf" in stats
+        else extract_stats("chrf", scored_in.hypotheses, scored_in.references)[0]
+    )
+    raw_stats = {name: e.stats for name, e in raw.items()}
+    extras = {name: dict(scored[name].extra) for name in names if scored[name].extra}
+    return Evaluation(
+        records, segment_scores("chrf", chrf_stats), stats, spec, counts, raw_stats, extras
+    )
+
+
+def scoring_inputs(
+    hyps: Sequence[str],
+    refs: Sequence[Sequence[str]],
+    spec: NormalizationSpec,
+    sources: Sequence[str] | None = None,
+    cache_dir: Path | None = None,
+) -> tuple[MetricInputs, MetricInputs, NormalizationCounts]:
+    """The text every metric scores (boundary-normalized, then ``spec``), the boundary-only
+    ("raw") text, and what normalization changed."""
     if len(hyps) != len(refs):
         raise MetricError(f"{len(hyps)} hypotheses but {len(refs)} reference entries")
+    if sources is not None and len(sources) != len(hyps):
+        raise MetricError(f"{len(hyps)} hypotheses but {len(sources)} sources")
     raw_hyps, raw_refs, counts = _normalize(hyps, refs, spec)
     scored_hyps, scored_refs = raw_hyps, raw_refs
     if not spec.is_identity:
         scored_hyps, n_hyp = apply_spec_all(raw_hyps, spec)
         scored_refs, n_ref = _map_refs(raw_refs, lambda texts: apply_spec_all(texts, spec))
         counts = replace(counts, spec_hypotheses=n_hyp, spec_references=n_ref)
-    if sources is not None and len(sources) != len(hyps):
-        raise MetricError(f"{len(hyps)} hypotheses but {len(sources)} sources")
-    progress = None
-    if progress_label is not None:
-        from harness.progress import ProgressLog
+    return (
+        MetricInputs(scored_hyps, scored_refs, sources, cache_dir),
+        MetricInputs(raw_hyps, raw_refs, sources, cache_dir),
+        counts,
+    )
 
-        passes = len(names) * (1 if spec.is_identity else 2)
-        progress = ProgressLog(progress_label, len(hyps) * passes, unit="segment scores")
-    scored = _extract_all(configs, MetricInputs(scored_hyps, scored_refs, sources), progress)
-    # Only when the spec changes text is there a different "raw" number to keep beside it.
-    raw = (
-        {}
-        if spec.is_identity
-        else _extract_all(configs, MetricInputs(raw_hyps, raw_refs, sources), progress)
-    )
-    stats = {name: pair[0] for name, pair in scored.items()}
-    boot = _Bootstrap(bootstrap_resamples, seed, stats)
-    records = {name: _record(name, scored[name], raw.get(name), spec, boot) for name in names}
-    chrf_stats = (
-        stats["chrf"] if "chrf" in stats else extract_stats("chrf", scored_hyps, scored_refs)[0]
-    )
-    raw_stats = {name: pair[0] for name, pair in raw.items()}
-    return Evaluation(records, segment_scores("chrf", chrf_stats), stats, spec, counts, raw_stats)
+
+def extract_model_metrics(
+    configs: Sequence[MetricConfig], leaves: Sequence[MetricInputs]
+) -> list[dict[str, Extracted]]:
+    """Statistics of the metrics that load a model (registry ``kind="neural"``) for several
+    leaves (each as from :func:`scoring_inputs`), for ``evaluate(precomputed=...)``: every leaf
+    with one metric, then its model is freed before the next loads, so only one metric model is
+    in memory at a time. Other metrics are left to :func:`evaluate`."""
+    from harness.metrics.neural_specs import release_models
+
+    out: list[dict[str, Extracted]] = [{} for _ in leaves]
+    for config in configs:
+        if get_metric(config.name).kind != "neural":
+            continue
+        try:
+            for found, inputs in zip(out, leaves, strict=True):
+                found.update(_extract_all([config], inputs, None))
+        finally:
+            release_models()
+    return out
 
 
 class _Bootstrap:
@@ -283,8 +345,8 @@ _PROGRESS_CHUNK = 500  # segments per statistics call when progress is logged
 
 def _extract_all(
     configs: Sequence[MetricConfig], inputs: MetricInputs, progress: Any = None
-) -> dict[str, tuple[np.ndarray, str]]:
-    """metric -> (per-segment statistics, the metric's signature).
+) -> dict[str, Extracted]:
+    """metric -> its per-segment statistics and signature (and extras such as error spans).
 
     With ``progress`` (a ProgressLog), segments go in chunks: the statistics are per segment,
     so the concatenated chunks equal one call over everything (tested).
@@ -295,33 +357,41 @@ def _extract_all(
     step = _PROGRESS_CHUNK if progress is not None and n else max(n, 1)
     for config in configs:
         spec = get_metric(config.name)
-        parts, signature = [], ""
+        parts = []
         for start in range(0, max(n, 1), step):
-            extracted = spec.extract(config, _slice(inputs, start, start + step))
-            parts.append(extracted.stats)
-            signature = extracted.signature
+            parts.append(spec.extract(config, _slice(inputs, start, start + step)))
             if progress is not None:
-                progress.update(len(extracted.stats))
-        out[config.name] = (parts[0] if len(parts) == 1 else np.concatenate(parts), signature)
+                progress.update(len(parts[-1].stats))
+        if len(parts) == 1:
+            out[config.name] = parts[0]
+            continue
+        extra: dict[str, Any] = {}
+        for key in parts[0].extra:
+            extra[key] = [item for part in parts for item in part.extra[key]]
+        stats = np.concatenate([p.stats for p in parts])
+        out[config.name] = Extracted(stats, parts[-1].signature, extra)
     return out
 
 
 def _slice(inputs: MetricInputs, start: int, end: int) -> MetricInputs:
+    if start == 0 and end >= len(inputs.hypotheses):
+        return inputs
     return MetricInputs(
         inputs.hypotheses[start:end],
         None if inputs.references is None else inputs.references[start:end],
         None if inputs.sources is None else inputs.sources[start:end],
+        inputs.cache_dir,
     )
 
 
 def _record(
     name: str,
-    scored: tuple[np.ndarray, str],
-    raw: tuple[np.ndarray, str] | None,
+    scored: Extracted,
+    raw: Extracted | None,
     spec: NormalizationSpec,
     boot: _Bootstrap,
 ) -> ScoreRecord:
-    stats, metric_sig = scored
+    stats, metric_sig = scored.stats, scored.signature
     metric = get_metric(name)
     score = metric.corpus_score(stats)
     interval = boot.interval(name)
@@ -334,8 +404,8 @@ def _record(
         n_resamples=boot.n_resamples if interval else 0,
         seed=boot.seed if interval else None,
         details=dict(score.details),
-        raw_score=None if raw is None else metric.corpus_score(raw[0]).score,
-        raw_signature=None if raw is None else signature_with_norm(raw[1], "nfc"),
+        raw_score=None if raw is None else metric.corpus_score(raw.stats).score,
+        raw_signature=None if raw is None else signature_with_norm(raw.signature, "nfc"),
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -30,6 +31,10 @@ class MetricConfig(StrictModel):
 
     name: str
 
+    def with_base_dir(self, base_dir: Path) -> MetricConfig:
+        """This config with relative paths (a local checkpoint) taken from ``base_dir``."""
+        return self
+
 
 @dataclass(frozen=True)
 class MetricInputs:
@@ -39,6 +44,7 @@ class MetricInputs:
     hypotheses: Sequence[str]
     references: Sequence[Sequence[str]] | None = None
     sources: Sequence[str] | None = None
+    cache_dir: Path | None = None  # where metrics with a model keep per-segment scores
 
 
 @dataclass(frozen=True)
@@ -102,13 +108,17 @@ class MetricSpec:
 
 def _specs() -> tuple[MetricSpec, ...]:
     # Imported here, not at module level: spec modules import this one for MetricSpec.
-    from harness.metrics import string_metrics
+    from harness.metrics import neural_specs, string_metrics
 
     return (
         string_metrics.BLEU,
         string_metrics.CHRF,
         string_metrics.CHRF_PLUS,
         string_metrics.TER,
+        neural_specs.COMET,
+        neural_specs.COMETKIWI,
+        neural_specs.XCOMET,
+        neural_specs.METRICX,
     )
 
 
@@ -124,6 +134,11 @@ def registry() -> Mapping[str, MetricSpec]:
 
 def metric_names() -> tuple[str, ...]:
     return tuple(registry())
+
+
+def default_metric_names() -> tuple[str, ...]:
+    """What ``metrics:`` means when a config leaves it out: the string metrics (no model)."""
+    return tuple(name for name, spec in registry().items() if spec.kind == "string")
 
 
 def get_metric(name: str) -> MetricSpec:

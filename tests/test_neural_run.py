@@ -1,0 +1,116 @@
+"""Neural metrics through `harness run` and `harness score`, on the tiny fixture checkpoints
+(their equality with unbabel-comet and google-research/metricx is in test_neural_*.py)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TRAINED = FIXTURES / "models" / "tiny-marian-en-vi-trained"
+NEURAL = FIXTURES / "neural"
+
+
+@pytest.fixture(scope="module")
+def metricx_model(tmp_path_factory) -> Path:
+    from harness.devtools.metricx_fixture import expand_checkpoint
+
+    out = tmp_path_factory.mktemp("metricx") / "model"
+    expand_checkpoint(NEURAL / "metricx" / "model-compact", out)
+    return out
+
+
+def _config(tmp_path: Path, metricx_model: Path) -> Path:
+    config = {
+        "name": "neural",
+        "output_dir": str(tmp_path / "runs"),
+        "cache_dir": str(tmp_path / "cache"),
+        "datasets": ["itu-wtisd-2021"],
+        "models": [
+            {"name": "greedy", "model": str(TRAINED), "max_new_tokens": 32},
+            {"name": "beam", "model": str(TRAINED), "max_new_tokens": 32, "num_beams": 2},
+        ],
+        "metrics": [
+            "bleu",
+            "chrf",
+            {"name": "comet", "model": str(NEURAL / "comet-tiny")},
+            {"name": "xcomet", "model": str(NEURAL / "xcomet-tiny")},
+            {
+                "name": "metricx",
+                "model": str(metricx_model),
+                "tokenizer": str(NEURAL / "metricx" / "tokenizer"),
+            },
+        ],
+        "statistics": {"bootstrap_resamples": 100, "baseline": "greedy"},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def test_run_writes_neural_scores_with_intervals_significance_tables_and_report(
+    tmp_path, metricx_model, capsys
+):
+    config = _config(tmp_path, metricx_model)
+    assert main(["run", str(config), "-q"]) == 0
+    table = capsys.readouterr().out
+    assert "itu-wtisd-2021 COMET" in table and "itu-wtisd-2021 MetricX-24" in table
+    assert "comet:" in table and "metricx:" in table  # signatures in the legend
+    run = tmp_path / "runs" / "neural"
+    leaf = run / "beam" / "itu-wtisd-2021"
+    results = json.loads((leaf / "results.json").read_text(encoding="utf-8"))
+    for name in ("bleu", "chrf", "comet", "xcomet", "metricx"):
+        record = results["scores"][name]
+        assert record["ci95"] is not None and record["n_resamples"] == 100, name
+        assert name in results["significance"]["metrics"]
+    assert results["scores"]["metricx"]["higher_is_better"] is False
+    assert results["scores"]["comet"]["signature"].startswith("comet:")
+    assert "|nrefs:1|" in results["scores"]["comet"]["signature"]
+    rows = [json.loads(line) for line in (leaf / "segments.jsonl").read_text().splitlines()]
+    assert all({"comet", "xcomet", "metricx", "error_spans"} <= set(r) for r in rows)
+    # The corpus score is the mean of the segment scores written beside the hypotheses.
+    mean = sum(r["comet"] for r in rows) / len(rows)
+    assert results["scores"]["comet"]["score"] == pytest.approx(mean, abs=1e-5)
+    # The same checkpoint loaded directly scores the same text the same way.
+    from harness.metrics.neural import load_comet
+
+    direct = load_comet(str(NEURAL / "comet-tiny")).score(
+        [r["source"] for r in rows],
+        [r["hypothesis"] for r in rows],
+        [r["references"][0] for r in rows],
+    )
+    assert [r["comet"] for r in rows] == pytest.approx(direct.scores, abs=1e-5)
+    report = (run / "report.html").read_text(encoding="utf-8")
+    assert "COMET" in report and "MetricX-24" in report
+    # A rerun takes every segment score from the cache: no new rows.
+    db = tmp_path / "cache" / "neural-scores.sqlite"
+    before = sqlite3.connect(db).execute("SELECT COUNT(*) FROM segment_scores").fetchone()[0]
+    assert before > 0
+    assert main(["run", str(config), "-q"]) == 0
+    after = sqlite3.connect(db).execute("SELECT COUNT(*) FROM segment_scores").fetchone()[0]
+    assert after == before
+    again = json.loads((leaf / "results.json").read_text(encoding="utf-8"))
+    assert again["scores"]["comet"]["score"] == results["scores"]["comet"]["score"]
+
+
+def test_score_command_computes_comet_for_existing_outputs(tmp_path, capsys):
+    inputs = json.loads((NEURAL / "inputs.json").read_text(encoding="utf-8"))
+    rows = [r for r in inputs if r["src"].strip() and r["mt"].strip()]
+    src, hyp, ref = (tmp_path / n for n in ("src.en", "hyp.vi", "ref.vi"))
+    src.write_text("".join(r["src"].replace("\n", " ") + "\n" for r in rows[:6]))
+    hyp.write_text("".join((r["mt"].replace("\n", " ") or "x") + "\n" for r in rows[:6]))
+    ref.write_text("".join((r.get("ref") or "y").replace("\n", " ") + "\n" for r in rows[:6]))
+    metric = f"chrf,comet={NEURAL / 'comet-tiny'}"
+    assert main(["score", "--hyp", str(hyp), "--ref", str(ref), "--metrics", metric]) == 2
+    assert "pass --src" in capsys.readouterr().err
+    args = ["score", "--src", str(src), "--hyp", str(hyp), "--ref", str(ref), "--metrics", metric]
+    assert main([*args, "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    comet = next(s for s in payload["scores"] if s["name"] == "COMET")
+    assert comet["signature"].startswith("comet:") and comet["segments"] == 6
