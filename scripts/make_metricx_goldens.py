@@ -194,7 +194,10 @@ def tiny_config(models_mod):
         eos_token_id=1,
         tokenizer_class="T5Tokenizer",
         architectures=["MT5ForRegression"],
-        torch_dtype="float32",
+        # predict.py loads with torch_dtype="auto": the reference then computes in float64
+        # (except softmax and layer-norm variance, which transformers takes in float32), so
+        # the goldens carry little rounding; the tests run the harness in float64 too.
+        torch_dtype="float64",
     )
 
 
@@ -217,9 +220,8 @@ def score_row(states, seed: int):
 
     Least squares to targets from -3 to 28, handed out in the order of a random projection
     of the states (so that a short row can reach them): the scores differ between inputs and
-    several fall on each side of 0..25 (clipping is exercised). The row must stay short: float
-    rounding (about 1e-7 of a state) times its length must stay far below the 1e-4 the
-    goldens are checked to.
+    several fall on each side of 0..25 (clipping is exercised). Rounding noise in the state
+    times the row's length must stay well below the 1e-4 the goldens are checked to.
     """
     import torch
 
@@ -235,13 +237,11 @@ def build_model(dest: Path, models_mod, token_ids: list[list[int]], n_pieces: in
     import torch
 
     torch.manual_seed(seed)
-    config = tiny_config(models_mod)
-    # Wider than the default init, so that the decoder state depends clearly on the input
-    # (at 1.0 the cross-attention averages every input to nearly the same state); the saved
-    # config says 1.0 again, as the real checkpoints do (it only affects initialisation).
-    config.initializer_factor = 3.0
-    model = models_mod.MT5ForRegression(config).eval()
-    model.config.initializer_factor = 1.0
+    # The default initialisation. A wider one (tried: factor 3) makes the decoder state depend
+    # more on the input, so a shorter score row suffices, but its large activations make the
+    # model sensitive to rounding: float32-level noise (which the reference keeps even in
+    # float64, in softmax and layer-norm variance) then moved scores by 2e-4.
+    model = models_mod.MT5ForRegression(tiny_config(models_mod)).eval()
     states = decoder_states(model, token_ids)
     row = score_row(states, seed)
     with torch.no_grad():

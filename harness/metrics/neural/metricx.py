@@ -39,7 +39,7 @@ DECODER_START_ID = 0  # models.py feeds token 0, whatever the config says
 Mode = Literal["ref", "qe"]
 _VERSIONED = ("torch", "transformers", "tokenizers", "sentencepiece")
 _LOG_EVERY_S = 30.0
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+DTYPES = ("auto", "float32", "bfloat16", "float16", "float64")
 
 
 @dataclass(frozen=True)
