@@ -63,8 +63,9 @@ def test_unknown_kind_suggests():
 
 
 def test_unknown_metric():
-    msg = error_of(minimal(metrics=["bleu", "comet"]))
+    msg = error_of(minimal(metrics=["bleu", "comett"]))
     assert "metrics[1]" in msg
+    assert "did you mean 'comet'" in msg
 
 
 def test_metric_names_are_case_insensitive():

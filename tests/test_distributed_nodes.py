@@ -127,6 +127,13 @@ def _assert_same_run(one: Path, other: Path) -> None:
         if rel.name == "results.json":
             a, b = (json.loads((root / rel).read_text(encoding="utf-8")) for root in (one, other))
             assert _comparable(a) == _comparable(b), rel
+        elif rel.name == "config.yaml":  # the validated config names each run's own folders
+            a, b = (
+                yaml.safe_load((root / rel).read_text(encoding="utf-8")) for root in (one, other)
+            )
+            for key in ("cache_dir", "output_dir"):
+                a.pop(key, None), b.pop(key, None)
+            assert a == b, rel
         elif rel.suffix != ".html":  # the report shows timings
             assert (one / rel).read_bytes() == (other / rel).read_bytes(), rel
 
@@ -188,7 +195,7 @@ def test_a_failing_node_fails_the_run_in_two_lines_and_keeps_what_was_gathered(
     configs = [_config(tmp_path / f"n{node}" / "c.yaml", models) for node in (0, 1)]
     for node in (0, 1):
         shutil.copytree(TRAINED, tmp_path / f"n{node}" / "b")
-    # Node 1's copy of model b is broken: it fails when it loads, after model a is done.
+    # Node 1's copy of model b is broken.
     (tmp_path / "n1" / "b" / "config.json").write_text("{not json", encoding="utf-8")
     caches = [tmp_path / "cache-0", tmp_path / "cache-1"]
     cwds = [tmp_path / "node0", tmp_path / "node1"]
@@ -204,8 +211,9 @@ def test_a_failing_node_fails_the_run_in_two_lines_and_keeps_what_was_gathered(
     assert second.endswith(f"cached in {caches[0]}: rerun the same command to resume")
     assert rc1 == 0 and "error:" not in err1  # its error is process 0's to report
 
-    # Model a is complete in node 0's cache (half of it came from node 1), and node 0's half
-    # of model b: a rerun on node 0 alone translates only node 1's half of b.
+    # Node 1 states each model's identity before translating anything, and its broken copy of
+    # model b fails right there, at the check-in: no process translated, nothing was half
+    # written, and a rerun on node 0 alone translates everything.
     assert not (cwds[0] / "runs").exists()
     assert not list((caches[1] / "shards").glob("*"))  # gathered, so no longer needed there
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(caches[0]))
@@ -217,8 +225,8 @@ def test_a_failing_node_fails_the_run_in_two_lines_and_keeps_what_was_gathered(
         m: json.loads((leaf / m / "t" / "results.json").read_text(encoding="utf-8"))["timing"]
         for m in ("a", "b")
     }
-    assert timing["a"]["translated_segments"] == 0
-    assert timing["b"]["translated_segments"] == 12 and timing["b"]["cached_segments"] == 12
+    assert timing["a"]["translated_segments"] == 24 and timing["a"]["cached_segments"] == 0
+    assert timing["b"]["translated_segments"] == 24 and timing["b"]["cached_segments"] == 0
 
 
 def test_a_shard_left_by_a_broken_run_is_used_by_the_next_run(tmp_path, monkeypatch, capsys):
