@@ -24,6 +24,7 @@ from harness.distributed import (
     translate_shards,
 )
 from harness.errors import ConfigError, TranslatorError
+from harness.metrics.stats_cache import StatsCache
 from harness.provenance import environment
 from harness.report.run_reports import attach_significance, write_run_report
 from harness.segments import LoadedDataset
@@ -144,6 +145,8 @@ def run_evaluation(
     cache = (
         TranslationCache(resolved.cache_dir / "translations.sqlite") if options.use_cache else None
     )
+    # Per-segment metric statistics, cached like translations (--no-cache: neither).
+    stats_cache = StatsCache.in_dir(resolved.cache_dir) if options.use_cache else None
     leaves: list[LeafResult] = []
     test_sources = tuple(dict.fromkeys(s.source for d in datasets for s in d.segments))
     try:
@@ -167,11 +170,15 @@ def run_evaluation(
             for data_cfg, data in zip(config.datasets, datasets, strict=True):
                 name = dataset_label(data_cfg)
                 shard_info = shards.get((session.label, name))
-                leaves.append(_evaluate_leaf(resolved, session, name, data, shard_info))
+                leaves.append(
+                    _evaluate_leaf(resolved, session, name, data, shard_info, stats_cache)
+                )
             session.close()
     finally:
         if cache is not None:
             cache.close()
+        if stats_cache is not None:
+            stats_cache.close()
     if config.statistics.baseline is not None and len(config.models) > 1:
         attach_significance(run_dir, config, [leaf.path for leaf in leaves])
     store.write_json_atomic(run_dir / store.SUMMARY_FILE, _summary(config.name, run_dir, leaves))
@@ -296,6 +303,7 @@ def _evaluate_leaf(
     data_name: str,
     data: LoadedDataset,
     shards: dict[str, Any] | None = None,
+    stats_cache: StatsCache | None = None,
 ) -> LeafResult:
     from harness.metrics import evaluate
 
@@ -315,6 +323,7 @@ def _evaluate_leaf(
         spec=config.normalize.spec(),
         bootstrap_resamples=config.statistics.bootstrap_resamples,
         seed=config.statistics.seed,
+        stats_cache=stats_cache,
     )
     scoring_seconds = time.perf_counter() - scoring_started
     # The files hold the text that was scored (NFC, plain spaces), not the raw bytes.

@@ -18,10 +18,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from harness.errors import MetricError
 from harness.metrics.evaluate import signature_with_norm
-from harness.metrics.registry import check_metric_names, get_metric, metric_names
-from harness.metrics.stats import extract_stats, sacre_score
+from harness.metrics.extraction import Request, extract_all
+from harness.metrics.registry import (
+    Extracted,
+    MetricInputs,
+    check_metric_names,
+    get_metric,
+    metric_config,
+    metric_names,
+)
+from harness.metrics.stats import sacre_score
 from harness.textnorm import NormalizationSpec, apply_spec_all, normalize_boundary_all
 
 _BOM = "\ufeff"
@@ -65,8 +75,39 @@ def score_files(
     # normalization changed any line, the numbers differ from sacrebleu's on these files and the
     # signature must say why.
     tag = None if spec.is_identity and not any(changed) else spec.tag
-    lines = [_format_one(name, norm_hyps, items, width, fmt, tag) for name in names]
-    return _assemble(lines, fmt), _note(files, changed, names, spec, width)
+    inputs = MetricInputs(norm_hyps, items)
+    extracted = extract_all([Request(metric_config(n), inputs, spec.tag) for n in names])
+    lines = [
+        _format_one(name, e.stats, e.signature, width, fmt, tag)
+        for name, e in zip(names, extracted, strict=True)
+    ]
+    raw = _raw_stats(files, norm_hyps, items, names, extracted) if any(changed) else None
+    return _assemble(lines, fmt), _note(files, changed, raw, spec, width)
+
+
+def _raw_stats(
+    files: _Files,
+    norm_hyps: list[str],
+    norm_items: list[list[str]],
+    names: list[str],
+    extracted: list[Extracted],
+) -> dict[str, np.ndarray]:
+    """Statistics of the files as read (what sacrebleu scores): a segment's row depends on that
+    segment alone, so only the segments normalization changed are extracted again."""
+    raw_items = files.items()
+    changed = [
+        i
+        for i, (h, r) in enumerate(zip(files.hyp_lines, raw_items, strict=True))
+        if h != norm_hyps[i] or r != norm_items[i]
+    ]
+    subset = MetricInputs([files.hyp_lines[i] for i in changed], [raw_items[i] for i in changed])
+    fresh = extract_all([Request(metric_config(n), subset, "none") for n in names])
+    out = {}
+    for name, norm, new in zip(names, extracted, fresh, strict=True):
+        stats = norm.stats.copy()
+        stats[changed] = new.stats
+        out[name] = stats
+    return out
 
 
 @dataclass(frozen=True)
@@ -124,9 +165,8 @@ def _normalize(texts: list[str], spec: NormalizationSpec) -> tuple[list[str], in
 
 
 def _format_one(
-    name: str, hyps: list[str], refs: list[list[str]], width: int, fmt: str, tag: str | None
+    name: str, stats: np.ndarray, signature: str, width: int, fmt: str, tag: str | None
 ) -> str:
-    stats, signature = extract_stats(name, hyps, refs)
     score = sacre_score(name, stats)
     full = signature if tag is None else signature_with_norm(signature, tag)
     if fmt == "text":
@@ -151,7 +191,11 @@ def _assemble(lines: list[str], fmt: str) -> str:
 
 
 def _note(
-    files: _Files, changed: list[int], names: list[str], spec: NormalizationSpec, width: int
+    files: _Files,
+    changed: list[int],
+    raw: dict[str, np.ndarray] | None,
+    spec: NormalizationSpec,
+    width: int,
 ) -> str:
     """What normalization did (per file), and sacrebleu's own numbers when it changed text."""
     n = len(files.hyp_lines)
@@ -159,10 +203,8 @@ def _note(
     parts = [f"{files.hyp}: {changed[0]} of {n} lines changed"]
     parts += [f"{r}: {c} of {n}" for r, c in zip(files.refs, changed[1:], strict=True)]
     lines = [f"harness score: normalization {what} (textnorm:{spec.tag}); " + "; ".join(parts)]
-    if any(changed):
-        scores = (
-            sacre_score(m, extract_stats(m, files.hyp_lines, files.items())[0]) for m in names
-        )
+    if raw is not None:
+        scores = (sacre_score(m, stats) for m, stats in raw.items())
         plain = ", ".join(f"{s.name} = {s.score:.{width}f}" for s in scores)
         lines.append(
             f"harness score: without normalization (as sacrebleu scores these files): {plain}"

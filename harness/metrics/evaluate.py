@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import MetricError, RunFolderError
+from harness.metrics.extraction import Request, extract_all
 from harness.metrics.registry import (
     MetricConfig,
     MetricInputs,
@@ -36,7 +37,8 @@ from harness.metrics.significance import (
     bootstrap_scores,
     estimate_ci,
 )
-from harness.metrics.stats import extract_stats, segment_scores
+from harness.metrics.stats import segment_scores
+from harness.metrics.stats_cache import StatsCache
 from harness.textnorm import NormalizationSpec, apply_spec_all, normalize_boundary_all
 
 log = logging.getLogger(__name__)
@@ -195,11 +197,13 @@ def evaluate(
     bootstrap_resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     sources: Sequence[str] | None = None,
+    stats_cache: StatsCache | None = None,
 ) -> Evaluation:
     """Score ``hyps`` against item-major ``refs`` (``refs[i]`` = references of segment ``i``).
 
     ``metrics`` are registry names or metric configs; ``sources`` go to metrics that read them.
     ``bootstrap_resamples=0`` turns the intervals off. Raises MetricError on misaligned input.
+    Statistics already in ``stats_cache`` are read from it, new ones are added to it.
     """
     configs = [metric_config(m) for m in metrics]
     names = [c.name for c in configs]
@@ -217,17 +221,22 @@ def evaluate(
         counts = replace(counts, spec_hypotheses=n_hyp, spec_references=n_ref)
     if sources is not None and len(sources) != len(hyps):
         raise MetricError(f"{len(hyps)} hypotheses but {len(sources)} sources")
-    scored = _extract_all(configs, MetricInputs(scored_hyps, scored_refs, sources))
+    # segments.jsonl carries sentence chrF even when chrF is not among the metrics.
+    wanted = configs if "chrf" in names else [*configs, metric_config("chrf")]
+    scored_inputs = MetricInputs(scored_hyps, scored_refs, sources)
+    requests = [Request(c, scored_inputs, spec.tag) for c in wanted]
     # Only when the spec changes text is there a different "raw" number to keep beside it.
-    raw = (
-        {} if spec.is_identity else _extract_all(configs, MetricInputs(raw_hyps, raw_refs, sources))
-    )
-    stats = {name: pair[0] for name, pair in scored.items()}
+    if not spec.is_identity:
+        raw_inputs = MetricInputs(raw_hyps, raw_refs, sources)
+        requests += [Request(c, raw_inputs, "nfc") for c in configs]
+    extracted = extract_all(requests, stats_cache)
+    pairs = [(e.stats, e.signature) for e in extracted]
+    scored = dict(zip((c.name for c in wanted), pairs[: len(wanted)], strict=True))
+    raw = dict(zip(names, pairs[len(wanted) :], strict=True)) if not spec.is_identity else {}
+    chrf_stats = scored["chrf"][0]
+    stats = {name: scored[name][0] for name in names}
     boot = _Bootstrap(bootstrap_resamples, seed, stats)
     records = {name: _record(name, scored[name], raw.get(name), spec, boot) for name in names}
-    chrf_stats = (
-        stats["chrf"] if "chrf" in stats else extract_stats("chrf", scored_hyps, scored_refs)[0]
-    )
     raw_stats = {name: pair[0] for name, pair in raw.items()}
     return Evaluation(records, segment_scores("chrf", chrf_stats), stats, spec, counts, raw_stats)
 
@@ -265,17 +274,6 @@ def _map_refs(refs: Sequence[Sequence[str]], fn: Any) -> tuple[list[list[str]], 
         out.append(texts)
         changed += n > 0
     return out, changed
-
-
-def _extract_all(
-    configs: Sequence[MetricConfig], inputs: MetricInputs
-) -> dict[str, tuple[np.ndarray, str]]:
-    """metric -> (per-segment statistics, the metric's signature)."""
-    out = {}
-    for config in configs:
-        extracted = get_metric(config.name).extract(config, inputs)
-        out[config.name] = (extracted.stats, extracted.signature)
-    return out
 
 
 def _record(
