@@ -39,7 +39,7 @@ MIN_PARALLEL_WORK = 2_000
 # Segments per task: small enough to balance the workers and bound each one's memory, large
 # enough that sending a task costs little next to extracting it.
 MAX_CHUNK = 500
-MIN_CHUNK = 50
+MIN_CHUNK = 25
 
 _workers_override: int | None = None
 
@@ -133,9 +133,9 @@ def _chunks(index: int, job: Job, size: int) -> list[_Task]:
 
 
 def _in_pool(jobs: Sequence[tuple[int, Job]], workers: int, work: int) -> dict[int, Extracted]:
-    # About four tasks per worker at least, so that one slow chunk (long TER segments) does not
-    # leave the other workers idle at the end.
-    size = max(MIN_CHUNK, min(MAX_CHUNK, -(-work // (4 * workers))))
+    # About sixteen tasks per worker, so that the slow chunks (TER's) do not leave the other
+    # workers idle at the end.
+    size = max(MIN_CHUNK, min(MAX_CHUNK, -(-work // (16 * workers))))
     tasks = [task for index, job in jobs for task in _chunks(index, job, size)]
     # Longest metric first would balance better, but order of submission does not change any
     # result: map() yields in task order and each chunk goes back to its place below.
