@@ -63,6 +63,19 @@ _MISMATCH_HELP = (
 )
 
 
+_WORKERS_HELP = (
+    "processes for metric statistics (default: $HARNESS_WORKERS, else every CPU; 1: no pool)"
+)
+
+
+def _set_workers(args: argparse.Namespace, reset: bool = False) -> None:
+    """``--workers`` for this command only (tests call main() many times in one process)."""
+    if getattr(args, "workers", None) is not None:
+        from harness.metrics.parallel import set_workers
+
+        set_workers(None if reset else args.workers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness", description="Evaluate English→Vietnamese machine translation."
@@ -101,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="translate everything again instead of reusing cached translations",
     )
     run.add_argument("--format", choices=TABLE_FORMATS, default="markdown")
+    run.add_argument("--workers", type=int, default=None, help=_WORKERS_HELP)
 
     table = sub.add_parser("table", parents=[common], help="compare finished runs side by side")
     table.add_argument("runs", nargs="+", type=Path, metavar="RUN_FOLDER")
@@ -155,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="keep",
         help="curly quotes to straight on both sides before scoring",
     )
+    score.add_argument("--workers", type=int, default=None, help=_WORKERS_HELP)
 
     compare = sub.add_parser(
         "compare", parents=[common], help="confidence intervals and paired significance"
@@ -358,6 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Under torchrun only the first process reports; the others would repeat every line.
     _configure_logging(args.verbose, args.quiet or (rank is not None and not rank.is_main))
     try:
+        _set_workers(args)
         return COMMANDS[args.command](args)
     except HarnessError as e:
         sys.stderr.write(f"error: {e}\n")
@@ -370,6 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `harness datasets show X | head`
         return 0
+    finally:
+        _set_workers(args, reset=True)
 
 
 def main_entry() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
 import sys
@@ -28,6 +29,12 @@ PACKAGES = (
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
     """Installed versions, read from package metadata (no heavy imports)."""
+    return dict(_package_versions(names))
+
+
+@functools.cache
+def _package_versions(names: tuple[str, ...]) -> dict[str, str | None]:
+    # Each lookup scans sys.path (tens of ms); packages do not change under a running process.
     out: dict[str, str | None] = {}
     for name in names:
         try:
@@ -37,8 +44,10 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]
     return out
 
 
+@functools.cache
 def harness_git_commit() -> str | None:
-    """The commit of the harness checkout, when it runs from one (editable installs)."""
+    """The commit of the harness checkout, when it runs from one (editable installs); asked
+    once per process (two git calls), not once per results file."""
     root = Path(harness.__file__).resolve().parent.parent
     if not (root / ".git").exists():
         return None

@@ -20,6 +20,7 @@ from harness.config_dump import validated_config_data
 from harness.distributed import Rank, current_rank, device_for
 from harness.errors import CacheError, TranslatorError
 from harness.metrics.registry import get_metric
+from harness.metrics.stats_cache import StatsCache
 from harness.preflight import check_run
 from harness.progress import ProgressLog
 from harness.provenance import environment
@@ -213,10 +214,24 @@ def write_run(
         session.close()
     metrics = [m.with_base_dir(resolved.base_dir) for m in config.metrics]
     precomputed = _model_metrics(resolved, pending, metrics)
-    leaves = [
-        _evaluate_leaf(resolved, leaf, metrics, pre, (shards or {}).get((leaf.model, leaf.name)))
-        for leaf, pre in zip(pending, precomputed, strict=True)
-    ]
+    # Per-segment metric statistics, cached like translations (--no-cache: neither).
+    use_cache = any(session.cache is not None for session in sessions)
+    stats_cache = StatsCache.in_dir(resolved.cache_dir) if use_cache else None
+    try:
+        leaves = [
+            _evaluate_leaf(
+                resolved,
+                leaf,
+                metrics,
+                pre,
+                (shards or {}).get((leaf.model, leaf.name)),
+                stats_cache,
+            )
+            for leaf, pre in zip(pending, precomputed, strict=True)
+        ]
+    finally:
+        if stats_cache is not None:
+            stats_cache.close()
     with store.writing("the run summary and report", run_dir):
         if config.statistics.baseline is not None and len(config.models) > 1:
             attach_significance(run_dir, config, [leaf.path for leaf in leaves])
@@ -456,6 +471,7 @@ def _evaluate_leaf(
     metrics: Sequence[Any],
     precomputed: dict[str, Any],
     shards: dict[str, Any] | None = None,
+    stats_cache: StatsCache | None = None,
 ) -> LeafResult:
     from harness.analysis import analyse_leaf
     from harness.metrics import evaluate
@@ -481,6 +497,7 @@ def _evaluate_leaf(
         progress_label=None if session.options.progress else f"scoring {label}",
         cache_dir=resolved.cache_dir,
         precomputed=precomputed,
+        stats_cache=stats_cache,
     )
     scoring_seconds = time.perf_counter() - scoring_started
     # The files hold the text that was scored (NFC, plain spaces), not the raw bytes.

@@ -24,8 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from harness.errors import MetricError
 from harness.metrics.evaluate import signature_with_norm
+from harness.metrics.extraction import Request, extract_all
 from harness.metrics.registry import (
     MetricConfig,
     MetricInputs,
@@ -33,7 +36,7 @@ from harness.metrics.registry import (
     metric_config,
     metric_names,
 )
-from harness.metrics.stats import extract_stats, sacre_score
+from harness.metrics.stats import sacre_score
 from harness.textnorm import NormalizationSpec, apply_spec_all, normalize_boundary_all
 from harness.validity.report import ValidityReport
 
@@ -81,7 +84,12 @@ def score_files(
     # normalization changed any line, the numbers differ from sacrebleu's on these files and the
     # signature must say why.
     tag = None if spec.is_identity and not any(changed) else spec.tag
-    lines = [_format_one(name, norm_hyps, items, width, fmt, tag) for name in names]
+    inputs = MetricInputs(norm_hyps, items)
+    extracted = extract_all([Request(metric_config(n), inputs, spec.tag) for n in names])
+    lines = [
+        _format_one(name, e.stats, e.signature, width, fmt, tag)
+        for name, e in zip(names, extracted, strict=True)
+    ]
     if models:
         assert source is not None  # checked above
         sources, _ = normalize_boundary_all(read_lines(Path(source)))
@@ -93,7 +101,8 @@ def score_files(
     out = _assemble(lines, fmt)
     if source is not None:
         out = _with_validity(out, fmt, _validity(Path(source), files, norm_hyps))
-    return out, _note(files, changed, names, spec, width)
+    raw = _raw_stats(files, norm_hyps, items, names, extracted) if any(changed) else None
+    return out, _note(files, changed, raw, spec, width)
 
 
 @dataclass(frozen=True)
@@ -151,9 +160,8 @@ def _normalize(texts: list[str], spec: NormalizationSpec) -> tuple[list[str], in
 
 
 def _format_one(
-    name: str, hyps: list[str], refs: list[list[str]], width: int, fmt: str, tag: str | None
+    name: str, stats: np.ndarray, signature: str, width: int, fmt: str, tag: str | None
 ) -> str:
-    stats, signature = extract_stats(name, hyps, refs)
     score = sacre_score(name, stats)
     full = signature if tag is None else signature_with_norm(signature, tag)
     if fmt == "text":
@@ -241,7 +249,11 @@ def _assemble(lines: list[str], fmt: str) -> str:
 
 
 def _note(
-    files: _Files, changed: list[int], names: list[str], spec: NormalizationSpec, width: int
+    files: _Files,
+    changed: list[int],
+    raw: dict[str, np.ndarray] | None,
+    spec: NormalizationSpec,
+    width: int,
 ) -> str:
     """What normalization did (per file), and sacrebleu's own numbers when it changed text."""
     n = len(files.hyp_lines)
@@ -249,10 +261,8 @@ def _note(
     parts = [f"{files.hyp}: {changed[0]} of {n} lines changed"]
     parts += [f"{r}: {c} of {n}" for r, c in zip(files.refs, changed[1:], strict=True)]
     lines = [f"harness score: normalization {what} (textnorm:{spec.tag}); " + "; ".join(parts)]
-    if any(changed):
-        scores = (
-            sacre_score(m, extract_stats(m, files.hyp_lines, files.items())[0]) for m in names
-        )
+    if raw is not None:
+        scores = (sacre_score(m, stats) for m, stats in raw.items())
         plain = ", ".join(f"{s.name} = {s.score:.{width}f}" for s in scores)
         lines.append(
             f"harness score: without normalization (as sacrebleu scores these files): {plain}"

@@ -72,15 +72,26 @@ def role_build(folder: Path) -> None:
     encoder = folder / "encoder"
     mk.build_tokenizer(encoder, vocab_size=8000, lines=1997)
     XLMRobertaConfig(
-        vocab_size=250002, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
-        intermediate_size=4096, max_position_embeddings=514, type_vocab_size=1,
-        pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5,
+        vocab_size=250002,
+        hidden_size=1024,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        intermediate_size=4096,
+        max_position_embeddings=514,
+        type_vocab_size=1,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        layer_norm_eps=1e-5,
     ).save_pretrained(str(encoder))
     torch.manual_seed(5)
     os.chdir(folder)
     model = RegressionMetric(
-        pretrained_model="./encoder", load_pretrained_weights=False, local_files_only=True,
-        layer_transformation="sparsemax", layer_norm=False,
+        pretrained_model="./encoder",
+        load_pretrained_weights=False,
+        local_files_only=True,
+        layer_transformation="sparsemax",
+        layer_norm=False,
     )
     with torch.no_grad():
         for p in model.layerwise_attention.scalar_parameters:
@@ -98,8 +109,16 @@ def role_reference(folder: Path, data: Path, out: Path) -> None:
     t1 = time.perf_counter()
     pred = model.predict(rows, batch_size=16, gpus=0, progress_bar=False)
     t2 = time.perf_counter()
-    out.write_text(json.dumps({"load_s": t1 - t0, "score_s": t2 - t1, "scores": pred.scores,
-                               "peak_rss_mb": peak_rss_mb()}))
+    out.write_text(
+        json.dumps(
+            {
+                "load_s": t1 - t0,
+                "score_s": t2 - t1,
+                "scores": pred.scores,
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    )
 
 
 def role_harness(folder: Path, data: Path, out: Path, cache_path: Path) -> None:
@@ -116,14 +135,27 @@ def role_harness(folder: Path, data: Path, out: Path, cache_path: Path) -> None:
     again = scorer.score(src, mt, ref, cache=cache)
     t3 = time.perf_counter()
     assert again.scores == first.scores
-    out.write_text(json.dumps({"load_s": t1 - t0, "score_s": t2 - t1, "cached_s": t3 - t2,
-                               "scores": first.scores, "peak_rss_mb": peak_rss_mb(),
-                               "encoder_layers_run": scorer.net.layers_run}))
+    out.write_text(
+        json.dumps(
+            {
+                "load_s": t1 - t0,
+                "score_s": t2 - t1,
+                "cached_s": t3 - t2,
+                "scores": first.scores,
+                "peak_rss_mb": peak_rss_mb(),
+                "encoder_layers_run": scorer.net.layers_run,
+            }
+        )
+    )
 
 
 def run(python: str, *args: str) -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "PYTHONPATH": str(HERE.parent)}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONPATH": str(HERE.parent),
+    }
     subprocess.run([python, str(Path(__file__).resolve()), *args], check=True, env=env)
 
 
@@ -132,8 +164,7 @@ def main() -> int:
     parser.add_argument("--segments", type=int, default=500)
     parser.add_argument("--reference-python", default="/work/venvs/comet/bin/python")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench-comet"))
-    parser.add_argument("--role", choices=["main", "build", "reference", "harness"],
-                        default="main")
+    parser.add_argument("--role", choices=["main", "build", "reference", "harness"], default="main")
     parser.add_argument("--data", type=Path)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -156,8 +187,17 @@ def main() -> int:
     results, loads = {}, {"start": os.getloadavg()}
     for name, python in (("unbabel-comet", args.reference_python), ("harness", sys.executable)):
         out = args.workdir / f"{name}.json"
-        run(python, "--role", "reference" if name != "harness" else "harness",
-            "--workdir", str(args.workdir), "--data", str(data), "--out", str(out))
+        run(
+            python,
+            "--role",
+            "reference" if name != "harness" else "harness",
+            "--workdir",
+            str(args.workdir),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+        )
         results[name] = json.loads(out.read_text())
         loads[f"after {name}"] = os.getloadavg()
     report(results, loads, args.segments)
@@ -169,14 +209,20 @@ def report(results: dict, loads: dict, n: int) -> None:
     diff = max(abs(a - b) for a, b in zip(ref["scores"], ours["scores"], strict=True))
     summary = {
         "segments": n,
-        "unbabel-comet": {"load_s": round(ref["load_s"], 1), "score_s": round(ref["score_s"], 1),
-                          "segments_per_s": round(n / ref["score_s"], 2),
-                          "peak_rss_mb": round(ref["peak_rss_mb"])},
-        "harness": {"load_s": round(ours["load_s"], 1), "score_s": round(ours["score_s"], 1),
-                    "segments_per_s": round(n / ours["score_s"], 2),
-                    "cached_rerun_s": round(ours["cached_s"], 3),
-                    "peak_rss_mb": round(ours["peak_rss_mb"]),
-                    "encoder_layers_run": ours.get("encoder_layers_run")},
+        "unbabel-comet": {
+            "load_s": round(ref["load_s"], 1),
+            "score_s": round(ref["score_s"], 1),
+            "segments_per_s": round(n / ref["score_s"], 2),
+            "peak_rss_mb": round(ref["peak_rss_mb"]),
+        },
+        "harness": {
+            "load_s": round(ours["load_s"], 1),
+            "score_s": round(ours["score_s"], 1),
+            "segments_per_s": round(n / ours["score_s"], 2),
+            "cached_rerun_s": round(ours["cached_s"], 3),
+            "peak_rss_mb": round(ours["peak_rss_mb"]),
+            "encoder_layers_run": ours.get("encoder_layers_run"),
+        },
         "speedup_vs_comet": round(ref["score_s"] / ours["score_s"], 2),
         "cached_rerun_speedup": round(ours["score_s"] / max(ours["cached_s"], 1e-9)),
         "max_abs_score_diff": diff,

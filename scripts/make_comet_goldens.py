@@ -136,8 +136,11 @@ def build_model(name: str, folder: Path, tokenizer_dir: Path):
     shutil.copytree(tokenizer_dir, encoder_dir, dirs_exist_ok=True)
     vocab = len(json.loads((tokenizer_dir / "tokenizer.json").read_text())["model"]["vocab"])
     encoder_config(spec["encoder_model"], vocab, spec["seed"]).save_pretrained(str(encoder_dir))
-    cls = {"RegressionMetric": RegressionMetric, "UnifiedMetric": UnifiedMetric,
-           "XCOMETMetric": XCOMETMetric}[spec["class"]]
+    cls = {
+        "RegressionMetric": RegressionMetric,
+        "UnifiedMetric": UnifiedMetric,
+        "XCOMETMetric": XCOMETMetric,
+    }[spec["class"]]
     os.chdir(folder)  # pretrained_model "./encoder" is relative to the current directory
     model = cls(
         encoder_model=spec["encoder_model"],
@@ -198,11 +201,17 @@ def triples() -> list[dict[str, str]]:
         {"src": "It is peace.", "mt": "Đó là hòa bình.", "ref": "Đó là hoà bình."},  # tone place
         {"src": "It is peace.", "mt": "Đó là hoà bình.", "ref": "Đó là hoà bình."},
         {"src": "The water.", "mt": "Nước thuỷ.", "ref": "Nước thủy."},
-        {"src": "The water.", "mt": unicodedata.normalize("NFD", "Nước thủy."),
-         "ref": "Nước thủy."},  # NFD hypothesis
+        {
+            "src": "The water.",
+            "mt": unicodedata.normalize("NFD", "Nước thủy."),
+            "ref": "Nước thủy.",
+        },  # NFD hypothesis
         {"src": "Hello!", "mt": "Xin chao!", "ref": "Xin chào!"},  # tone marks stripped
-        {"src": " ".join(src[8:12]), "mt": " ".join(ref[8:12]) * 3,
-         "ref": " ".join(ref[8:12])},  # very long: truncated
+        {
+            "src": " ".join(src[8:12]),
+            "mt": " ".join(ref[8:12]) * 3,
+            "ref": " ".join(ref[8:12]),
+        },  # very long: truncated
         {"src": src[9], "mt": "😀 中文 ✓", "ref": ref[9]},  # unknown characters
         {"src": src[10], "mt": "  " + ref[10] + "   ", "ref": ref[10]},  # stray spaces
     ]
@@ -250,14 +259,18 @@ def main() -> int:
     (out / "inputs.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
     no_ref = [{"src": r["src"], "mt": r["mt"]} for r in rows]
     goldens = {
-        "comet": {"model": "comet-tiny", "references": True,
-                  **score(out / "comet-tiny", rows)},
-        "cometkiwi": {"model": "cometkiwi-tiny", "references": False,
-                      **score(out / "cometkiwi-tiny", no_ref)},
-        "xcomet": {"model": "xcomet-tiny", "references": True,
-                   **score(out / "xcomet-tiny", rows)},
-        "xcomet_qe": {"model": "xcomet-tiny", "references": False,
-                      **score(out / "xcomet-tiny", no_ref)},
+        "comet": {"model": "comet-tiny", "references": True, **score(out / "comet-tiny", rows)},
+        "cometkiwi": {
+            "model": "cometkiwi-tiny",
+            "references": False,
+            **score(out / "cometkiwi-tiny", no_ref),
+        },
+        "xcomet": {"model": "xcomet-tiny", "references": True, **score(out / "xcomet-tiny", rows)},
+        "xcomet_qe": {
+            "model": "xcomet-tiny",
+            "references": False,
+            **score(out / "xcomet-tiny", no_ref),
+        },
         "command": "/work/venvs/comet/bin/python scripts/make_comet_goldens.py "
         "--out tests/fixtures/neural",
         "predict_call": "comet.load_from_checkpoint('checkpoints/model.ckpt')"
@@ -268,8 +281,10 @@ def main() -> int:
     for key in ("comet", "cometkiwi", "xcomet", "xcomet_qe"):
         g = goldens[key]
         spans = sum(len(s) for s in g.get("error_spans", []))
-        print(f"{key}: system {g['system_score']:.4f} scores {[round(s, 3) for s in g['scores']]}"
-              f" spans {spans}")
+        print(
+            f"{key}: system {g['system_score']:.4f} scores {[round(s, 3) for s in g['scores']]}"
+            f" spans {spans}"
+        )
     return 0
 
 

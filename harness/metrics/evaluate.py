@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import MetricError, RunFolderError
+from harness.metrics.extraction import Request, extract_all
 from harness.metrics.registry import (
     Extracted,
     MetricConfig,
@@ -37,7 +38,8 @@ from harness.metrics.significance import (
     bootstrap_scores,
     estimate_ci,
 )
-from harness.metrics.stats import extract_stats, segment_scores
+from harness.metrics.stats import segment_scores
+from harness.metrics.stats_cache import StatsCache
 from harness.textnorm import NormalizationSpec, apply_spec_all, normalize_boundary_all
 
 log = logging.getLogger(__name__)
@@ -212,15 +214,17 @@ def evaluate(
     *,
     cache_dir: Path | None = None,
     precomputed: Mapping[str, Extracted] | None = None,
+    stats_cache: StatsCache | None = None,
 ) -> Evaluation:
     """Score ``hyps`` against item-major ``refs`` (``refs[i]`` = references of segment ``i``).
 
     ``metrics`` are registry names or metric configs; ``sources`` go to metrics that read them.
     ``bootstrap_resamples=0`` turns the intervals off. With ``progress_label``, progress lines
     are logged while the statistics are extracted (for batch logs; see harness.progress).
-    ``precomputed``: statistics already extracted by :func:`extract_metrics` on the same text
-    (the runner scores every leaf with one model-based metric before loading the next);
-    ``cache_dir``: where model-based metrics keep per-segment scores.
+    ``precomputed``: statistics already extracted by :func:`extract_model_metrics` on the same
+    text (the runner scores every leaf with one model-based metric before loading the next);
+    ``cache_dir``: where model-based metrics keep per-segment scores. Statistics already in
+    ``stats_cache`` are read from it, new ones are added to it.
     Raises MetricError on misaligned input.
     """
     configs = [metric_config(m) for m in metrics]
@@ -238,18 +242,18 @@ def evaluate(
 
         passes = len(todo) * (1 if spec.is_identity else 2)
         progress = ProgressLog(progress_label, len(hyps) * passes, unit="segment scores")
-    scored = {**pre, **_extract_all(todo, scored_in, progress)}
+    scored = {**pre, **_cached_all(todo, scored_in, spec.tag, stats_cache, progress)}
     # Only when the spec changes text is there a different "raw" number to keep beside it
     # (for the string metrics: a model-based metric is not run twice for it).
     cheap = [c for c in todo if get_metric(c.name).kind == "string"]
-    raw = {} if spec.is_identity else _extract_all(cheap, raw_in, progress)
+    raw = {} if spec.is_identity else _cached_all(cheap, raw_in, "nfc", stats_cache, progress)
     stats = {name: scored[name].stats for name in names}
     boot = _Bootstrap(bootstrap_resamples, seed, stats)
     records = {name: _record(name, scored[name], raw.get(name), spec, boot) for name in names}
     chrf_stats = (
         stats["chrf"]
         if "chrf" in stats
-        else extract_stats("chrf", scored_in.hypotheses, scored_in.references)[0]
+        else _cached_all([metric_config("chrf")], scored_in, spec.tag, stats_cache)["chrf"].stats
     )
     raw_stats = {name: e.stats for name, e in raw.items()}
     extras = {name: dict(scored[name].extra) for name in names if scored[name].extra}
@@ -371,6 +375,27 @@ def _extract_all(
         stats = np.concatenate([p.stats for p in parts])
         out[config.name] = Extracted(stats, parts[-1].signature, extra)
     return out
+
+
+def _cached_all(
+    configs: Sequence[MetricConfig],
+    inputs: MetricInputs,
+    text_tag: str,
+    stats_cache: StatsCache | None,
+    progress: Any = None,
+) -> dict[str, Extracted]:
+    """Statistics of ``configs``: the string metrics through the statistics cache and every
+    core (:mod:`harness.metrics.extraction`), the others (model-based) as they come."""
+    cheap = [c for c in configs if get_metric(c.name).kind == "string"]
+    out: dict[str, Extracted] = {}
+    if cheap and inputs.hypotheses:
+        done = extract_all([Request(c, inputs, text_tag) for c in cheap], stats_cache)
+        out.update(zip((c.name for c in cheap), done, strict=True))
+        if progress is not None:
+            progress.update(len(inputs.hypotheses) * len(cheap))
+    rest = [c for c in configs if c.name not in out]
+    out.update(_extract_all(rest, inputs, progress))
+    return {c.name: out[c.name] for c in configs}
 
 
 def _slice(inputs: MetricInputs, start: int, end: int) -> MetricInputs:

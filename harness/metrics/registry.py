@@ -91,6 +91,14 @@ class MetricSpec:
     # runs them after all translation, one metric model at a time.
     kind: Literal["string", "neural"] = "string"
     description: str = ""
+    # Everything besides the scored text that decides the statistics (a signature, a
+    # checkpoint's pin), as JSON-able data; it keys the statistics cache
+    # (:mod:`harness.metrics.stats_cache`). None: this metric's statistics are never cached.
+    identity: Callable[[MetricConfig], Mapping[str, Any]] | None = None
+    # The signature of ``extract(config, inputs)`` without extracting, where it depends on the
+    # corpus as a whole (sacrebleu's nrefs) rather than on each segment; None: the signature
+    # the rows were extracted with.
+    signature: Callable[[MetricConfig, MetricInputs], str] | None = None
 
     @property
     def direction(self) -> str:

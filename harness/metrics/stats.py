@@ -15,6 +15,8 @@ Columns (sacrebleu's order):
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -49,21 +51,69 @@ _CHRF_BETA = 2
 _CHRF_EPS = 1e-16
 
 
+# Segments per sacrebleu call. sacrebleu caches every reference's n-grams (chrF keeps Counters
+# of six character orders per reference) before scoring any hypothesis: about 60 KiB per
+# segment, so a whole 20,000-segment corpus at once peaks above 1 GiB. A segment's statistics
+# do not depend on the other segments, so extracting in chunks changes no number.
+CHUNK_SEGMENTS = 500
+# sacrebleu warns when this many hypotheses end in " ." (text left tokenized), over the corpus.
+_TOKENIZED_WARN_AT = 100
+
+
 def extract_stats(
     name: str, hyps: Sequence[str], refs: Sequence[Sequence[str]]
 ) -> tuple[np.ndarray, str]:
     """Per-segment statistics of one metric and the sacrebleu signature that goes with them.
 
-    ``refs`` is item-major. Returns an int64 array for BLEU/chrF, float64 for TER.
+    ``refs`` is item-major. Returns an int64 array for BLEU/chrF, float64 for TER. Memory is
+    bounded by :data:`CHUNK_SEGMENTS`, whatever the corpus size.
     """
-    streams = to_streams(hyps, refs)
+    to_streams(hyps, refs)  # alignment checks over the whole corpus, before any work
     metric = make_metric(name)
-    rows = metric._extract_corpus_statistics(list(hyps), streams)
-    if len(rows) != len(hyps):  # sacrebleu zips without checking; make a truncation loud
-        raise MetricError(f"{name}: {len(rows)} statistics rows for {len(hyps)} hypotheses")
+    if name == "bleu":
+        _warn_if_tokenized(hyps)
+        metric._force = True  # warned above, once for the corpus, not once per chunk
     dtype = np.float64 if name == "ter" else np.int64
-    stats = np.asarray(rows, dtype=dtype).reshape(len(rows), len(COLUMNS[name]))
-    return stats, str(metric.get_signature().format())
+    stats = np.empty((len(hyps), len(COLUMNS[name])), dtype=dtype)
+    for start in range(0, len(hyps), CHUNK_SEGMENTS):
+        chunk_hyps = list(hyps[start : start + CHUNK_SEGMENTS])
+        streams = to_streams(chunk_hyps, refs[start : start + CHUNK_SEGMENTS])
+        rows = metric._extract_corpus_statistics(chunk_hyps, streams)
+        if len(rows) != len(chunk_hyps):  # sacrebleu zips without checking: make it loud
+            raise MetricError(f"{name}: {len(rows)} statistics rows for {len(chunk_hyps)} lines")
+        stats[start : start + len(rows)] = np.asarray(rows, dtype=dtype).reshape(len(rows), -1)
+    return stats, signature_of(name, reference_count(refs))
+
+
+def reference_count(refs: Sequence[Sequence[str | None]]) -> int:
+    """sacrebleu's ``nrefs`` of a corpus: the references per segment, or -1 ("var") when
+    segments have different numbers of them. A corpus property: chunks must not decide it."""
+    counts = {sum(r is not None for r in seg_refs) for seg_refs in refs}
+    return counts.pop() if len(counts) == 1 else -1
+
+
+@functools.cache
+def signature_of(name: str, num_refs: int = 1) -> str:
+    """sacrebleu's signature of ``name`` with the CLI's defaults, for a corpus with
+    ``num_refs`` references per segment (-1: varying), without extracting anything."""
+    metric = make_metric(name)
+    metric.num_refs = num_refs
+    return str(metric.get_signature().format())
+
+
+def _warn_if_tokenized(hyps: Sequence[str]) -> None:
+    """sacrebleu's own warning, with its words and logger, once per corpus."""
+    if sum(h.endswith(" .") for h in hyps) < _TOKENIZED_WARN_AT:
+        return
+    sacrelogger = logging.getLogger("sacrebleu")
+    sacrelogger.warning("That's 100 lines that end in a tokenized period ('.')")
+    sacrelogger.warning(
+        "It looks like you forgot to detokenize your test data, which may hurt your score."
+    )
+    sacrelogger.warning(
+        "If you insist your data is detokenized, or don't care, you can suppress this "
+        "message with the `force` parameter."
+    )
 
 
 def check_stats(name: str, stats: np.ndarray, where: str = "") -> None:

@@ -55,6 +55,24 @@ def _details(name: str, score: Any) -> dict[str, Any]:
     return {}
 
 
+def _identity(name: str):
+    def identity(config: MetricConfig) -> dict[str, Any]:
+        # sacrebleu's signature names every option and its own version: the whole recipe
+        # (its nrefs is a property of the corpus, not of a segment's row).
+        return {"signature": sacre_stats.signature_of(name)}
+
+    return identity
+
+
+def _signature(name: str):
+    def signature(config: MetricConfig, inputs: MetricInputs) -> str:
+        if inputs.references is None:
+            raise MetricError(f"{name} needs references")
+        return sacre_stats.signature_of(name, sacre_stats.reference_count(inputs.references))
+
+    return signature
+
+
 def _spec(name: str, display: str, title: str, *, higher: bool = True, per_segment: bool = True):
     def totals(t: np.ndarray) -> np.ndarray:
         return sacre_stats.scores_from_totals(name, t)
@@ -73,6 +91,8 @@ def _spec(name: str, display: str, title: str, *, higher: bool = True, per_segme
         scores_from_totals=totals,
         segment_scores=segments if per_segment else None,
         description=f"sacrebleu {display} with the sacrebleu CLI's defaults",
+        identity=_identity(name),
+        signature=_signature(name),
     )
 
 

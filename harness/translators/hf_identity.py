@@ -22,6 +22,16 @@ from harness.translators.identity import (
 _TEXT_LIBRARIES = ("transformers", "tokenizers", "sentencepiece", "sacremoses")
 
 
+# Config, tokenizer and preset loaded to state an identity, kept for the build that usually
+# follows in the same process and for the identity stated again once the model has loaded (a
+# Marian tokenizer takes seconds to load). Keyed by the config and the weights pin.
+_resolved_parts: dict[tuple[str, str, str], Any] = {}
+
+
+def _parts_key(cfg: Any, source: Any) -> tuple[str, str, str]:
+    return (cfg.model_dump_json(), str(source.load_path), str(source.revision))
+
+
 def _weights(cfg: Any, ctx: IdentityContext) -> tuple[Any, dict[str, str]]:
     from harness.filehash import remember_in
     from harness.translators.loading import resolve_model_source
@@ -45,7 +55,10 @@ def _preset(cfg: Any, ctx: IdentityContext, pinned: dict[str, Any]) -> tuple[dic
         source = resolve_model_source(
             cfg.model, cfg.revision, base_dir=ctx.base_dir, config_key=ctx.config_key
         )
-        preset = load_parts(cfg, source).preset.to_json()
+        key = _parts_key(cfg, source)
+        parts = _resolved_parts.get(key) or load_parts(cfg, source)
+        _resolved_parts[key] = parts  # for the build, and the identity stated again after it
+        preset = parts.preset.to_json()
         preset.pop("chosen_by", None)  # the evidence, not the outcome
         return preset
 
@@ -140,7 +153,7 @@ def build_transformers_translator(cfg: Any, options: BuildOptions) -> Translator
     source = resolve_model_source(
         cfg.model, cfg.revision, base_dir=options.base_dir, config_key=options.config_key
     )
-    parts = load_parts(cfg, source)
+    parts = _resolved_parts.get(_parts_key(cfg, source)) or load_parts(cfg, source)
     match cfg.backend, parts.preset.causal:
         case "hf", False:
             from harness.translators.hf_seq2seq import HFSeq2SeqTranslator
