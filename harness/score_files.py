@@ -105,6 +105,31 @@ def score_files(
     return out, _note(files, changed, raw, spec, width)
 
 
+def _raw_stats(
+    files: _Files,
+    norm_hyps: list[str],
+    norm_items: list[list[str]],
+    names: list[str],
+    extracted: list[Extracted],
+) -> dict[str, np.ndarray]:
+    """Statistics of the files as read (what sacrebleu scores): a segment's row depends on that
+    segment alone, so only the segments normalization changed are extracted again."""
+    raw_items = files.items()
+    changed = [
+        i
+        for i, (h, r) in enumerate(zip(files.hyp_lines, raw_items, strict=True))
+        if h != norm_hyps[i] or r != norm_items[i]
+    ]
+    subset = MetricInputs([files.hyp_lines[i] for i in changed], [raw_items[i] for i in changed])
+    fresh = extract_all([Request(metric_config(n), subset, "none") for n in names])
+    out = {}
+    for name, norm, new in zip(names, extracted, fresh, strict=True):
+        stats = norm.stats.copy()
+        stats[changed] = new.stats
+        out[name] = stats
+    return out
+
+
 @dataclass(frozen=True)
 class _Files:
     """The system output and reference files, read and checked for equal line counts."""
