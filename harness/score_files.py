@@ -30,6 +30,7 @@ from harness.errors import MetricError
 from harness.metrics.evaluate import signature_with_norm
 from harness.metrics.extraction import Request, extract_all
 from harness.metrics.registry import (
+    Extracted,
     MetricConfig,
     MetricInputs,
     get_metric,
