@@ -259,14 +259,14 @@ class _Run:
         shares: list[list[int]],
         hits: dict[int, dict[int, str]],
         reported: list[dict[int, list[int]]],
-    ) -> tuple[_Report, list[tuple[int, int, str]]]:
+    ) -> tuple[_Report, list[tuple[int, int, str, list[str]]]]:
         """Translate this process's shares; returns its report and what goes to process 0:
-        (model, position, hypothesis) for its node-cache hits (those it found first) and
-        its translations (process 0's are in its cache already)."""
+        (model, position, hypothesis, translator flags) for its node-cache hits (those it found
+        first; no flags) and its translations (process 0's are in its cache already)."""
         me = self.rank.rank
         report = _Report(rank=me, host=self.rank.host, pieces=0, error=None)
         items = [
-            (index, i, hyp)
+            (index, i, hyp, [])
             for index, found in hits.items()
             for i, hyp in found.items()
             if _first_finder(reported, index, i) == me
@@ -288,7 +288,8 @@ class _Run:
             assert store is not None  # process 0 always has its cache here
             done = store.get_many(m.session.key, list(wanted))
             if not self.rank.is_main:
-                items += [(index, wanted[s], h) for s, h in done.items()]
+                flags = store.get_flags(m.session.key, list(done))
+                items += [(index, wanted[s], h, list(flags.get(s, ()))) for s, h in done.items()]
             seconds = time.perf_counter() - started
             record.update(translated=len(done), seconds=round(seconds, 3))
             report.provenance[index] = dict(m.session.provenance)
@@ -320,14 +321,19 @@ class _Run:
         return bad
 
     def _receive(self, bad: set[tuple[int, int]]) -> Any:
-        def receive(rank: int, piece: list[tuple[int, int, str]]) -> None:
+        def receive(rank: int, piece: list[tuple[int, int, str, list[str]]]) -> None:
             by_model: dict[int, list[tuple[str, str]]] = {}
-            for index, i, hyp in piece:
+            flags: dict[int, dict[str, list[str]]] = {}
+            for index, i, hyp, seg_flags in piece:
                 if (rank, index) not in bad:
-                    by_model.setdefault(index, []).append((self.models[index].sources[i], hyp))
+                    source = self.models[index].sources[i]
+                    by_model.setdefault(index, []).append((source, hyp))
+                    if seg_flags:
+                        flags.setdefault(index, {})[source] = seg_flags
             for index, pairs in by_model.items():
                 assert self.cache is not None  # only process 0 receives
-                self.cache.put_many(self.models[index].session.key, pairs)
+                key = self.models[index].session.key
+                self.cache.put_many(key, pairs, flags=flags.get(index))
 
         return receive
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from harness.score import score_files
 from test_score import HYP, REF, sacrebleu_cli
+
+from harness.score_files import score_files
 
 HEAVY = ("torch", "transformers", "ctranslate2", "datasets", "accelerate")
 
