@@ -123,6 +123,8 @@ class _Run:
         self.datasets: list[LoadedDataset] = []
         self.models: list[_Model] = []
         self.shard = ShardWriter(resolved.cache_dir, rank.host, rank.rank)
+        # Translator flags of this node's cache hits: model -> position -> flags.
+        self.hit_flags: dict[int, dict[int, list[str]]] = {}
         self.own_error: BaseException | None = None
         self.group: list[str | None] = []  # every process's cache-dir id, by rank
 
@@ -233,6 +235,10 @@ class _Run:
                 found = dict(rows.get(m.session.key, {}))
                 if node_cache is not None:
                     found.update(lookup(node_cache, m.session.key, wanted))
+                    flags = node_cache.get_flags(m.session.key, list(found))
+                    self.hit_flags[index] = {
+                        i: list(flags[m.sources[i]]) for i in todo if m.sources[i] in flags
+                    }
                 hits[index] = {i: found[m.sources[i]] for i in todo if m.sources[i] in found}
         finally:
             if node_cache is not None:
@@ -266,7 +272,7 @@ class _Run:
         me = self.rank.rank
         report = _Report(rank=me, host=self.rank.host, pieces=0, error=None)
         items = [
-            (index, i, hyp, [])
+            (index, i, hyp, self.hit_flags.get(index, {}).get(i, []))
             for index, found in hits.items()
             for i, hyp in found.items()
             if _first_finder(reported, index, i) == me

@@ -150,8 +150,10 @@ def test_two_nodes_with_their_own_caches_match_one_process(tmp_path, monkeypatch
     assert main(["run", str(config), "-q"]) == 0
     seeded = _rows(tmp_path / "cache-single")[:4]
     node1_cache = tmp_path / "cache-1"
+    with TranslationCache(tmp_path / "cache-single" / "translations.sqlite") as single:
+        flags = single.get_flags(seeded[0][0], [s for _, s, _ in seeded])
     with TranslationCache(node1_cache / "translations.sqlite") as cache:
-        cache.put_many(seeded[0][0], [(s, h) for _, s, h in seeded])
+        cache.put_many(seeded[0][0], [(s, h) for _, s, h in seeded], flags=flags)
     before = _digest(node1_cache / "translations.sqlite")
 
     caches = [tmp_path / "cache-0", node1_cache]

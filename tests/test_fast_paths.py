@@ -72,7 +72,7 @@ def test_score_note_extracts_only_the_changed_segments(
     hyp = tmp_path / "hyp.txt"
     hyp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     sizes: list[int] = []
-    import harness.score as score
+    import harness.score_files as score
 
     real = score.extract_all
 
