@@ -287,10 +287,32 @@ def ntrex(n: int, dest: Path) -> tuple[Path, Path]:
     return dest / f"src.{n}.en", dest / f"ref.{n}.vi"
 
 
-def section_tiny(args: argparse.Namespace) -> None:
-    from harness.devtools.tiny_models import build_once, build_tiny_marian
+def in_subprocess(code: str, *argv: str) -> Path:
+    """Build a model in another process: a child forked from a parent that holds torch starts
+    with the parent's memory, which its peak RSS would then count."""
+    return Path(run([PY, "-c", code, *argv]).stdout.strip().splitlines()[-1])
 
-    model = build_once(args.work_dir / "models", "tiny-marian", build_tiny_marian)
+
+_BUILD_TINY = """
+import sys
+from harness.devtools.tiny_models import build_once, build_tiny_marian
+print(build_once(sys.argv[1], "tiny-marian", build_tiny_marian))
+"""
+
+_BUILD_OPUS = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from bench_translate import build_model
+data = Path(sys.argv[3]) / "ntrex128"
+lines = (data / "newstest2019-src.eng.txt").read_text("utf-8").splitlines()
+lines += (data / "newstest2019-ref.vie.txt").read_text("utf-8").splitlines()
+print(build_model(Path(sys.argv[1]), lines))
+"""
+
+
+def section_tiny(args: argparse.Namespace) -> None:
+    model = in_subprocess(_BUILD_TINY, str(args.work_dir / "models"))
     src, ref = ntrex(1997, args.work_dir / "text")
     config = write_config(
         args.work_dir / "tiny" / "c.yaml", "tiny", model, src, ref, batch_size=32, max_new_tokens=32
@@ -299,12 +321,9 @@ def section_tiny(args: argparse.Namespace) -> None:
 
 
 def opus_model(args: argparse.Namespace) -> Path:
-    sys.path.insert(0, str(REPO / "scripts"))
-    from bench_translate import build_model
-
-    lines = (DATA / "ntrex128" / "newstest2019-src.eng.txt").read_text("utf-8").splitlines()
-    lines += (DATA / "ntrex128" / "newstest2019-ref.vie.txt").read_text("utf-8").splitlines()
-    return build_model(args.work_dir / "models", lines)
+    return in_subprocess(
+        _BUILD_OPUS, str(args.work_dir / "models"), str(REPO / "scripts"), str(DATA)
+    )
 
 
 def section_opus(args: argparse.Namespace) -> None:
