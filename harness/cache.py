@@ -139,20 +139,18 @@ class TranslationCache:
         """Whether a write would succeed (a read-only file, or one on a read-only mount,
         opens and reads fine and fails only at the first commit)."""
         with self._guard():
+            began = False
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as e:
-                if "readonly" in str(e):
-                    return False
-                raise
-            try:
+                began = True
                 self._db.execute("INSERT OR REPLACE INTO translators VALUES ('', '{}')")
             except sqlite3.OperationalError as e:
                 if "readonly" in str(e):
                     return False
                 raise
             finally:
-                self._db.execute("ROLLBACK")
+                if began:
+                    self._db.execute("ROLLBACK")
         return True
 
     def get_many(self, key: str, sources: Sequence[str]) -> dict[str, str]:

@@ -102,7 +102,7 @@ def resolve_model_source(
     return ModelSource(model, model, revision, "unresolved", "hub", where)
 
 
-def _is_unreachable(exc: BaseException) -> bool:
+def is_unreachable(exc: BaseException) -> bool:
     """True when ``exc`` (or its cause chain) says the files are neither cached nor fetchable."""
     from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 
@@ -134,7 +134,7 @@ def load_with_errors(source: ModelSource, what: str, loader: Callable[..., T], *
             f" was not found on the hub, or is gated: {e}"
         ) from e
     except (OSError, ValueError, KeyError) as e:
-        if source.kind == "hub" and _is_unreachable(e):
+        if source.kind == "hub" and is_unreachable(e):
             raise not_found_error(source.model_id) from e
         raise TranslatorError(
             f"{source.config_key}: could not load the {what} of {source.model_id!r}: {e}"

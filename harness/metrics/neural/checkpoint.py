@@ -127,7 +127,7 @@ def _snapshot(model: str, revision: str | None) -> Path:
         RevisionNotFoundError,
     )
 
-    from harness.translators.loading import _is_unreachable
+    from harness.translators.loading import is_unreachable
 
     try:
         path = snapshot_download(repo_id=model, revision=revision, allow_patterns=[HPARAMS, CKPT])
@@ -142,7 +142,7 @@ def _snapshot(model: str, revision: str | None) -> Path:
             f"hub: {e}"
         ) from e
     except (OSError, ValueError) as e:
-        if _is_unreachable(e):
+        if is_unreachable(e):
             raise missing_error("metric checkpoint", model, _checkpoint_hint(model)) from e
         raise MetricError(f"could not download metric checkpoint '{model}': {e}") from e
     return Path(path)

@@ -62,14 +62,14 @@ def _encoder_snapshot(name: str) -> tuple[str, str]:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError, RepositoryNotFoundError
 
-    from harness.translators.loading import _is_unreachable
+    from harness.translators.loading import is_unreachable
 
     try:
         path = snapshot_download(repo_id=name, allow_patterns=list(_ENCODER_FILES))
     except (RepositoryNotFoundError, HFValidationError) as e:
         raise MetricError(f"encoder {name!r} (pretrained_model) is not on the hub: {e}") from e
     except (OSError, ValueError) as e:
-        if _is_unreachable(e):
+        if is_unreachable(e):
             raise missing_error("encoder", name, _encoder_hint(name)) from e
         raise MetricError(f"could not download encoder {name!r}: {e}") from e
     return path, Path(path).name
@@ -84,12 +84,12 @@ def _encoder_hint(name: str) -> str:
 
 
 def _load(source: EncoderSource, what: str, loader: Callable[..., Any]) -> Any:
-    from harness.translators.loading import _is_unreachable
+    from harness.translators.loading import is_unreachable
 
     try:
         return loader(source.load_path)
     except (OSError, ValueError, KeyError, TypeError) as e:
-        if _is_unreachable(e):
+        if is_unreachable(e):
             raise missing_error("encoder", source.name, _encoder_hint(source.name)) from e
         raise MetricError(f"could not load the {what} of encoder {source.name!r}: {e}") from e
 

@@ -186,7 +186,9 @@ def _call_loader(
             f"{source.load_revision or 'main'}) was not found on the hub, or is gated: {e}"
         ) from e
     except (OSError, ValueError, KeyError, TypeError) as e:
-        if source.kind == "hub" and _unreachable(e):
+        from harness.translators.loading import is_unreachable
+
+        if source.kind == "hub" and is_unreachable(e):
             raise _missing(settings, what, source.model_id, "the hub could not be reached") from e
         raise MetricError(
             f"{settings.config_key}: could not load the {what} {source.model_id!r}: {e}"
@@ -197,17 +199,6 @@ def _refreshed_revision(source: Any) -> str:
     from harness.translators.loading import refresh_after_download
 
     return str(refresh_after_download(source).revision)
-
-
-def _unreachable(exc: BaseException) -> bool:
-    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
-
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, LocalEntryNotFoundError | OfflineModeIsEnabled):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _missing(settings: MetricXSettings, what: str, name: str, why: str) -> MetricError:
