@@ -1,7 +1,11 @@
-"""``harness cache info`` and ``harness cache clear``: what the translation cache holds.
+"""``harness cache info`` and ``harness cache clear``: what the caches of a cache folder hold.
 
-Rows are grouped by translator identity (see :mod:`harness.translators.identity`), so ``info``
-says which model, with which settings, produced how many cached translations and when.
+Translations are grouped by translator identity (see :mod:`harness.translators.identity`), so
+``info`` says which model, with which settings, produced how many cached translations and
+when. Per-segment metric statistics (``metric-stats.sqlite``, see
+:mod:`harness.metrics.stats_cache`) are grouped by metric identity, with the signature that
+tells two identities of one metric apart. ``clear`` deletes translations, or with
+``--metric-stats`` statistics: those are cheap to compute again, translations may not be.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from harness.errors import HarnessError
 
 CACHE_FILE = "translations.sqlite"
+STATS_FILE = "metric-stats.sqlite"
 
 
 @dataclass(frozen=True)
@@ -99,9 +104,7 @@ def _when(stamp: float) -> str:
 
 
 def render_info(path: Path, groups: list[CacheGroup], fmt: str) -> str:
-    size = path.stat().st_size + sum(
-        p.stat().st_size for p in path.parent.glob(path.name + "-*") if p.is_file()
-    )
+    size = _file_bytes(path)
     if fmt == "json":
         payload = {
             "path": str(path),
@@ -155,13 +158,95 @@ def clear_cache(path: Path, model: str | None, older_than_days: float | None) ->
     return int(deleted)
 
 
+@dataclass(frozen=True)
+class StatsGroup:
+    """The cached per-segment statistics of one metric identity."""
+
+    key: str
+    name: str
+    signature: str
+    rows: int
+    created: float
+
+
+def _connect_stats(path: Path) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        db.execute("SELECT COUNT(*) FROM metrics").fetchone()
+    except sqlite3.DatabaseError as e:
+        raise HarnessError(f"metric statistics cache {path} is unusable ({e}); delete it") from e
+    return db
+
+
+def stats_groups(path: Path) -> list[StatsGroup]:
+    db = _connect_stats(path)
+    try:
+        rows = db.execute(
+            "SELECT m.metric_key, m.name, m.signature, m.created, "
+            "(SELECT COUNT(*) FROM segment_stats s WHERE s.metric_key = m.metric_key) "
+            "FROM metrics m ORDER BY m.name, m.created"
+        ).fetchall()
+    except sqlite3.DatabaseError as e:
+        raise HarnessError(f"metric statistics cache {path} is unusable ({e}); delete it") from e
+    finally:
+        db.close()
+    return [StatsGroup(str(k), str(n), str(sig), int(c), float(t)) for k, n, sig, t, c in rows]
+
+
+def clear_stats(path: Path, metric: str | None) -> int:
+    """Delete cached metric statistics: of one metric (by name) or all. Returns rows deleted."""
+    db = _connect_stats(path)
+    try:
+        if metric is None:
+            keys = [g.key for g in stats_groups(path)]
+        else:
+            keys = [g.key for g in stats_groups(path) if g.name == metric]
+            if not keys:
+                raise HarnessError(f"no cached statistics of a metric called {metric!r} in {path}")
+        marks = ",".join("?" * len(keys))
+        db.execute("BEGIN IMMEDIATE")
+        deleted = db.execute(
+            f"DELETE FROM segment_stats WHERE metric_key IN ({marks})", keys
+        ).rowcount
+        db.execute(f"DELETE FROM metrics WHERE metric_key IN ({marks})", keys)
+        db.execute("COMMIT")
+        db.execute("VACUUM")
+    except sqlite3.DatabaseError as e:
+        raise HarnessError(f"could not clear {path}: {e}") from e
+    finally:
+        db.close()
+    return int(deleted)
+
+
+def _file_bytes(path: Path) -> int:
+    """A SQLite file's size with its -wal and -shm companions."""
+    return path.stat().st_size + sum(
+        p.stat().st_size for p in path.parent.glob(path.name + "-*") if p.is_file()
+    )
+
+
+def render_stats_info(path: Path, groups: list[StatsGroup]) -> str:
+    total = sum(g.rows for g in groups)
+    lines = [
+        f"{path}: {_file_bytes(path) / 1e6:.1f} MB, {total} segment statistics rows "
+        f"from {len(groups)} metric identit{'y' if len(groups) == 1 else 'ies'}",
+    ]
+    if groups:
+        lines += ["", "| key | metric | signature | rows | first stored |", "|---|---|---|---:|---|"]
+        for g in groups:
+            lines.append(
+                f"| {g.key[:12]} | {g.name} | `{g.signature}` | {g.rows} | {_when(g.created)} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 _CACHE_DIR_HELP = "default: the config's cache_dir, $HARNESS_CACHE_DIR or ~/.cache/envi-mt-harness"
 
 
 def add_cache_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    cache = sub.add_parser("cache", parents=[common], help="what the translation cache holds")
+    cache = sub.add_parser("cache", parents=[common], help="what the caches hold")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
-    info = cache_sub.add_parser("info", parents=[common], help="size and rows per translator")
+    info = cache_sub.add_parser("info", parents=[common], help="size and rows per translator and metric")
     info.add_argument("--cache-dir", help=_CACHE_DIR_HELP)
     info.add_argument("--format", choices=("markdown", "json"), default="markdown")
     info.set_defaults(cache_handler=_cmd_info)
@@ -169,17 +254,57 @@ def add_cache_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     clear.add_argument("--cache-dir", help=_CACHE_DIR_HELP)
     clear.add_argument("--model", help="only this model (hub id, folder, or its name in a config)")
     clear.add_argument("--older-than", type=float, metavar="DAYS", help="only rows older than this")
+    clear.add_argument(
+        "--metric-stats",
+        action="store_true",
+        help="delete cached per-segment metric statistics instead of translations",
+    )
+    clear.add_argument("--metric", help="with --metric-stats: only this metric (bleu, comet, ...)")
     clear.set_defaults(cache_handler=_cmd_clear)
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
     path = cache_path(args.cache_dir)
-    sys.stdout.write(render_info(path, cache_groups(path), args.format))
+    stats = path.parent / STATS_FILE
+    if not path.is_file() and not stats.is_file():
+        raise HarnessError(f"no translation cache at {path} (nor metric statistics at {stats})")
+    groups = cache_groups(path) if path.is_file() else []
+    metric_groups = stats_groups(stats) if stats.is_file() else []
+    if args.format == "json":
+        payload = json.loads(render_info(path, groups, "json")) if path.is_file() else {}
+        if stats.is_file():
+            payload["metric_stats"] = {
+                "path": str(stats),
+                "bytes": _file_bytes(stats),
+                "metrics": [g.__dict__ for g in metric_groups],
+            }
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+        return 0
+    blocks = []
+    if path.is_file():
+        blocks.append(render_info(path, groups, "markdown"))
+    if stats.is_file():
+        blocks.append(render_stats_info(stats, metric_groups))
+    sys.stdout.write("\n".join(blocks))
     return 0
 
 
 def _cmd_clear(args: argparse.Namespace) -> int:
     path = cache_path(args.cache_dir)
+    if args.metric is not None and not args.metric_stats:
+        raise HarnessError("--metric goes with --metric-stats (statistics are kept per metric)")
+    if args.metric_stats:
+        if args.model is not None or args.older_than is not None:
+            raise HarnessError(
+                "--metric-stats clears by --metric only: statistics rows are keyed by text, "
+                "not by model, and carry no date"
+            )
+        stats = path.parent / STATS_FILE
+        if not stats.is_file():
+            raise HarnessError(f"no metric statistics cache at {stats}")
+        deleted = clear_stats(stats, args.metric)
+        sys.stdout.write(f"deleted {deleted} cached statistics row(s) from {stats}\n")
+        return 0
     deleted = clear_cache(path, args.model, args.older_than)
     sys.stdout.write(f"deleted {deleted} cached translation(s) from {path}\n")
     return 0

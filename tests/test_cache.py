@@ -84,3 +84,44 @@ def test_cache_info_lists_translators_and_clear_removes_them(tmp_path, tiny_mari
     assert main(["cache", "info", "--cache-dir", str(cache_dir)]) == 0
     assert "0 translations from 0 translator(s)" in capsys.readouterr().out
     assert main(["cache", "info", "--cache-dir", str(tmp_path / "none")]) == 2
+
+
+def test_cache_info_and_clear_cover_metric_statistics(tmp_path, tiny_marian, capsys):
+    import json
+
+    from test_cli import write_config
+
+    from harness.cli import main
+
+    cache_dir = tmp_path / "cache"
+    config = write_config(tmp_path, tiny_marian, cache_dir=str(cache_dir))
+    assert main(["run", str(config), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["cache", "info", "--cache-dir", str(cache_dir), "--format", "json"]) == 0
+    stats = json.loads(capsys.readouterr().out)["metric_stats"]
+    names = sorted(g["name"] for g in stats["metrics"])
+    assert names and stats["bytes"] > 0
+    assert all(g["rows"] == 5 for g in stats["metrics"])
+    assert all("version:" in g["signature"] for g in stats["metrics"])
+    assert main(["cache", "info", "--cache-dir", str(cache_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "5 translations from 1 translator(s)" in text
+    assert f"{5 * len(names)} segment statistics rows from {len(names)} metric" in text
+    assert main(["cache", "clear", "--cache-dir", str(cache_dir), "--metric", "bleu"]) == 2
+    assert "--metric goes with --metric-stats" in capsys.readouterr().err
+    argv = ["cache", "clear", "--cache-dir", str(cache_dir), "--metric-stats"]
+    assert main([*argv, "--metric", "nope"]) == 2
+    assert "no cached statistics of a metric called 'nope'" in capsys.readouterr().err
+    assert main([*argv, "--metric", names[0]]) == 0
+    assert "deleted 5 cached statistics row(s)" in capsys.readouterr().out
+    assert main(argv) == 0
+    assert f"deleted {5 * (len(names) - 1)} cached" in capsys.readouterr().out
+    assert main(["cache", "info", "--cache-dir", str(cache_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "5 translations" in text and "0 segment statistics rows" in text
+    # The translations were left alone, and a rerun fills the statistics again.
+    assert main(["run", str(config), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["cache", "info", "--cache-dir", str(cache_dir), "--format", "json"]) == 0
+    again = json.loads(capsys.readouterr().out)["metric_stats"]["metrics"]
+    assert sorted(g["name"] for g in again) == names

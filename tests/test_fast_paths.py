@@ -63,6 +63,47 @@ def test_cached_rerun_imports_no_framework(tmp_path: Path, tiny_marian: Path) ->
     assert results["timing"]["cached_segments"] == 12
 
 
+@pytest.mark.slow
+def test_ctranslate2_run_after_conversion_imports_no_torch(tmp_path: Path, tiny_marian: Path) -> None:
+    """CTranslate2 runs no torch: once the model is converted (which needs torch), a run that
+    translates everything again (--no-cache) loads config and tokenizer without it."""
+    sources = tmp_path / "src.en"
+    refs = tmp_path / "ref.vi"
+    sources.write_text("".join(f"Sentence number {i}.\n" for i in range(12)), encoding="utf-8")
+    refs.write_text("".join(f"Câu số {i}.\n" for i in range(12)), encoding="utf-8")
+    model = {"name": "tiny", "model": str(tiny_marian), "backend": "ctranslate2"}
+    config = {
+        "name": "ct2",
+        "output_dir": str(tmp_path / "runs"),
+        "cache_dir": str(tmp_path / "cache"),
+        "datasets": [{"kind": "files", "source": str(sources), "references": [str(refs)]}],
+        "models": [{**model, "compute_type": "int8", "max_new_tokens": 8}],
+        "metrics": ["bleu"],
+        "statistics": {"bootstrap_resamples": 20},
+    }
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    script = _RERUN.replace('"-q"]', '"-q", "--no-cache"]')
+    runs, outputs = [], []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+            timeout=600,
+        )
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        leaf = max((tmp_path / "runs").rglob("results.json"), key=lambda p: p.stat().st_mtime)
+        outputs.append(json.loads(leaf.read_text())["scores"])
+    assert runs[0]["code"] == runs[1]["code"] == 0
+    assert "torch" in runs[0]["heavy"]  # the first run converted the model
+    assert "ctranslate2" in runs[1]["heavy"] and "torch" not in runs[1]["heavy"]
+    assert outputs[0] == outputs[1]
+
+
 def test_score_note_extracts_only_the_changed_segments(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

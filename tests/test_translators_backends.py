@@ -12,7 +12,8 @@ from translator_cases import SEQ2SEQ_FAMILIES, SOURCES
 
 from harness.translators import CT2ModelConfig, HFModelConfig, build_translator
 from harness.translators.ct2 import MARKER, converted_dir
-from harness.translators.loading import folder_fingerprint, resolve_model_source
+from harness.translators.loading import folder_fingerprint, load_parts, resolve_model_source
+from harness.translators.torch_free import JsonModelConfig, load_parts_without_torch
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +68,43 @@ def test_ctranslate2_matches_transformers(family, beams, family_model, ct2_cache
     ct2 = _make("ctranslate2", model, ct2_cache, num_beams=beams, batch_size=4)
     assert ct2.preset == hf.preset
     assert ct2.translate(SOURCES) == hf.translate(SOURCES)
+
+
+@pytest.mark.parametrize("family", sorted(SEQ2SEQ_FAMILIES))
+def test_torch_free_parts_equal_autotokenizer_parts(family, family_model, tmp_path) -> None:
+    """The tokenizer class AutoTokenizer chose, remembered, loads the same tokenizer; the
+    config fields read from config.json are the config object's."""
+    model = family_model(family)
+    cfg = CT2ModelConfig(backend="ctranslate2", model=str(model))
+    source = resolve_model_source(str(model))
+    first = load_parts_without_torch(cfg, source, tmp_path)  # learns the class
+    assert not isinstance(first.config, JsonModelConfig)
+    assert (tmp_path / "tokenizer-classes.json").is_file()
+    light = load_parts_without_torch(cfg, source, tmp_path)
+    reference = load_parts(cfg, source)
+    assert isinstance(light.config, JsonModelConfig)
+    assert type(light.tokenizer) is type(reference.tokenizer)
+    assert light.preset == reference.preset
+    for field in ("model_type", "is_encoder_decoder", "max_position_embeddings"):
+        assert getattr(light.config, field, None) == getattr(reference.config, field, None), field
+    assert light.tokenizer.get_vocab() == reference.tokenizer.get_vocab()
+    assert light.tokenizer.all_special_tokens == reference.tokenizer.all_special_tokens
+    assert light.tokenizer.model_max_length == reference.tokenizer.model_max_length
+    assert light.tokenizer(SOURCES)["input_ids"] == reference.tokenizer(SOURCES)["input_ids"]
+    assert light.config.vocab_size == reference.config.vocab_size  # beyond config.json's few
+
+
+def test_torch_free_store_damaged_or_stale_falls_back(tiny_marian: Path, tmp_path: Path) -> None:
+    cfg = CT2ModelConfig(backend="ctranslate2", model=str(tiny_marian))
+    source = resolve_model_source(str(tiny_marian))
+    store = tmp_path / "tokenizer-classes.json"
+    store.write_text("{not json", encoding="utf-8")
+    parts = load_parts_without_torch(cfg, source, tmp_path)  # warns, loads as before
+    assert not isinstance(parts.config, JsonModelConfig)
+    key = next(iter(json.loads(store.read_text())))
+    store.write_text(json.dumps({key: "transformers.NoSuchTokenizer"}), encoding="utf-8")
+    parts = load_parts_without_torch(cfg, source, tmp_path)
+    assert type(parts.tokenizer).__name__ == "MarianTokenizer"
 
 
 def test_ct2_cache_folder_is_keyed_and_reused(tiny_marian: Path, tmp_path: Path) -> None:

@@ -267,6 +267,10 @@ class CT2Translator:
         try:
             gen = GenerationConfig.from_pretrained(self.source.load_path)
         except OSError:  # no generation_config.json: the model config's defaults apply
+            from harness.translators.torch_free import JsonModelConfig
+
+            if isinstance(model_config, JsonModelConfig):
+                model_config = model_config.full()  # every field, with the class defaults
             gen = GenerationConfig.from_model_config(model_config)
         # transformers counts a forced final EOS within max_new_tokens; CTranslate2 does not.
         forced_eos = gen.forced_eos_token_id is not None

@@ -32,6 +32,17 @@ def _parts_key(cfg: Any, source: Any) -> tuple[str, str, str]:
     return (cfg.model_dump_json(), str(source.load_path), str(source.revision))
 
 
+def _load_parts(cfg: Any, source: Any, cache_dir: Path | None) -> Any:
+    """Config, tokenizer and preset; CTranslate2 runs no torch, so it loads them without."""
+    if cfg.backend == "ctranslate2":
+        from harness.translators.torch_free import load_parts_without_torch
+
+        return load_parts_without_torch(cfg, source, cache_dir)
+    from harness.translators.loading import load_parts
+
+    return load_parts(cfg, source)
+
+
 def _weights(cfg: Any, ctx: IdentityContext) -> tuple[Any, dict[str, str]]:
     from harness.filehash import remember_in
     from harness.translators.loading import resolve_model_source
@@ -49,14 +60,14 @@ def _preset(cfg: Any, ctx: IdentityContext, pinned: dict[str, Any]) -> tuple[dic
     """The resolved preset (what the model's config and tokenizer make of ``cfg.preset``),
     remembered by everything that decides it; and the weights pin, which resolving a hub model
     that was not cached yet may only now know."""
-    from harness.translators.loading import load_parts, resolve_model_source
+    from harness.translators.loading import resolve_model_source
 
     def resolve() -> dict[str, Any]:
         source = resolve_model_source(
             cfg.model, cfg.revision, base_dir=ctx.base_dir, config_key=ctx.config_key
         )
         key = _parts_key(cfg, source)
-        parts = _resolved_parts.get(key) or load_parts(cfg, source)
+        parts = _resolved_parts.get(key) or _load_parts(cfg, source, ctx.cache_dir)
         _resolved_parts[key] = parts  # for the build, and the identity stated again after it
         preset = parts.preset.to_json()
         preset.pop("chosen_by", None)  # the evidence, not the outcome
@@ -148,12 +159,14 @@ def ct2_runtime(cfg: Any) -> dict[str, str]:
 
 def build_transformers_translator(cfg: Any, options: BuildOptions) -> Translator:
     """Load the model ``cfg`` names and return a ready translator (hf or ctranslate2)."""
-    from harness.translators.loading import load_parts, resolve_model_source
+    from harness.translators.loading import resolve_model_source
 
     source = resolve_model_source(
         cfg.model, cfg.revision, base_dir=options.base_dir, config_key=options.config_key
     )
-    parts = _resolved_parts.get(_parts_key(cfg, source)) or load_parts(cfg, source)
+    parts = _resolved_parts.get(_parts_key(cfg, source)) or _load_parts(
+        cfg, source, options.cache_dir
+    )
     match cfg.backend, parts.preset.causal:
         case "hf", False:
             from harness.translators.hf_seq2seq import HFSeq2SeqTranslator

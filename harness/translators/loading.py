@@ -174,6 +174,11 @@ def load_parts(cfg: Any, source: ModelSource) -> ModelParts:
     tokenizer = load_with_errors(
         source, "tokenizer", AutoTokenizer.from_pretrained, trust_remote_code=remote
     )
+    return parts_from(cfg, source, config, tokenizer)
+
+
+def parts_from(cfg: Any, source: ModelSource, config: Any, tokenizer: Any) -> ModelParts:
+    """The parts of a model whose config and tokenizer are loaded: its preset resolved."""
     preset = resolve_preset(
         cfg,
         model_type=str(getattr(config, "model_type", "")),
