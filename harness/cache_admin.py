@@ -232,7 +232,11 @@ def render_stats_info(path: Path, groups: list[StatsGroup]) -> str:
         f"from {len(groups)} metric identit{'y' if len(groups) == 1 else 'ies'}",
     ]
     if groups:
-        lines += ["", "| key | metric | signature | rows | first stored |", "|---|---|---|---:|---|"]
+        lines += [
+            "",
+            "| key | metric | signature | rows | first stored |",
+            "|---|---|---|---:|---|",
+        ]
         for g in groups:
             lines.append(
                 f"| {g.key[:12]} | {g.name} | `{g.signature}` | {g.rows} | {_when(g.created)} |"
@@ -246,7 +250,9 @@ _CACHE_DIR_HELP = "default: the config's cache_dir, $HARNESS_CACHE_DIR or ~/.cac
 def add_cache_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     cache = sub.add_parser("cache", parents=[common], help="what the caches hold")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
-    info = cache_sub.add_parser("info", parents=[common], help="size and rows per translator and metric")
+    info = cache_sub.add_parser(
+        "info", parents=[common], help="size and rows per translator and metric"
+    )
     info.add_argument("--cache-dir", help=_CACHE_DIR_HELP)
     info.add_argument("--format", choices=("markdown", "json"), default="markdown")
     info.set_defaults(cache_handler=_cmd_info)

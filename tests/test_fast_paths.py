@@ -64,7 +64,9 @@ def test_cached_rerun_imports_no_framework(tmp_path: Path, tiny_marian: Path) ->
 
 
 @pytest.mark.slow
-def test_ctranslate2_run_after_conversion_imports_no_torch(tmp_path: Path, tiny_marian: Path) -> None:
+def test_ctranslate2_run_after_conversion_imports_no_torch(
+    tmp_path: Path, tiny_marian: Path
+) -> None:
     """CTranslate2 runs no torch: once the model is converted (which needs torch), a run that
     translates everything again (--no-cache) loads config and tokenizer without it."""
     sources = tmp_path / "src.en"

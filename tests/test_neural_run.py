@@ -114,3 +114,63 @@ def test_score_command_computes_comet_for_existing_outputs(tmp_path, capsys):
     payload = json.loads(capsys.readouterr().out)
     comet = next(s for s in payload["scores"] if s["name"] == "COMET")
     assert comet["signature"].startswith("comet:") and comet["segments"] == 6
+
+
+_RUN = """
+import json, sys
+from harness.cli import main
+code = main(["run", sys.argv[1], "-q"])
+print(json.dumps({"code": code, "torch": "torch" in sys.modules}))
+"""
+
+
+def _run_fresh(config: Path) -> dict:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN, str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=600,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _leaf_scores(run: Path) -> tuple[dict, list]:
+    leaf = run / "beam" / "itu-wtisd-2021"
+    results = json.loads((leaf / "results.json").read_text(encoding="utf-8"))
+    scores = {k: (v["score"], v["signature"]) for k, v in results["scores"].items()}
+    rows = [json.loads(line) for line in (leaf / "segments.jsonl").read_text().splitlines()]
+    return scores, [(r["comet"], r["xcomet"], r["metricx"], r["error_spans"]) for r in rows]
+
+
+@pytest.mark.slow
+def test_fully_cached_rerun_with_neural_metrics_loads_no_model(tmp_path, metricx_model):
+    """COMET, xCOMET and MetricX answer a rerun from the segment cache without torch; a
+    checkpoint rewritten in place is loaded again."""
+    import shutil
+
+    comet = tmp_path / "comet-tiny"
+    shutil.copytree(NEURAL / "comet-tiny", comet)
+    config = _config(tmp_path, metricx_model)
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["metrics"][2]["model"] = str(comet)
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    run = tmp_path / "runs" / "neural"
+    first = _run_fresh(config)
+    assert first == {"code": 0, "torch": True}
+    before = _leaf_scores(run)
+    assert _run_fresh(config) == {"code": 0, "torch": False}
+    assert _leaf_scores(run) == before  # scores, signatures and error spans
+    ckpt = comet / "checkpoints" / "model.ckpt"
+    stat = ckpt.stat()
+    import os
+
+    os.utime(ckpt, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert _run_fresh(config) == {"code": 0, "torch": True}  # the pin changed: loaded again
+    assert _leaf_scores(run) == before

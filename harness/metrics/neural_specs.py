@@ -122,9 +122,17 @@ def _segment_cache(inputs: MetricInputs) -> Any:
 def _comet_extract(name: str, reference: str):
     def extract(config: MetricConfig, inputs: MetricInputs) -> Extracted:
         from harness.metrics.neural import DEFAULT_CHECKPOINTS, load_comet
+        from harness.metrics.neural.remembered import comet_pin, pin_key
 
         assert isinstance(config, NeuralMetricConfig)
         model = config.model or DEFAULT_CHECKPOINTS[name]
+        cache = _segment_cache(inputs)
+        pin = None if cache is None else pin_key(comet_pin(config, model))
+        facts = None if pin is None else cache.get_facts(pin)
+        if facts is not None:
+            done = _comet_from_cache(name, reference, facts, inputs, cache)
+            if done is not None:
+                return done  # every segment cached: the model is not loaded
         scorer = _scorer(
             config,
             lambda: load_comet(
@@ -135,9 +143,10 @@ def _comet_extract(name: str, reference: str):
                 batch_size=config.batch_size,
             ),
         )
+        if pin is not None:
+            cache.put_facts(pin, _comet_facts(scorer, name))
         wanted = reference != "none" and scorer.uses_references
         refs = _first_references(inputs, reference == "required", name) if wanted else None
-        cache = _segment_cache(inputs)
         out = scorer.score(_sources(inputs, name), list(inputs.hypotheses), refs, cache=cache)
         nrefs = 0 if refs is None else 1
         extra = {"error_spans": out.error_spans} if out.error_spans is not None else {}
@@ -146,10 +155,62 @@ def _comet_extract(name: str, reference: str):
     return extract
 
 
+def _comet_facts(scorer: Any, name: str) -> dict[str, Any]:
+    """What ``extract`` needs from a loaded COMET scorer to answer from the cache alone."""
+    return {
+        "identity_key": scorer.identity_key(),
+        "uses_references": scorer.uses_references,
+        "requires_references": scorer.requires_references,
+        "word_level": scorer.word_level,
+        "signatures": {str(n): scorer.signature(name, n) for n in (0, 1)},
+    }
+
+
+def _comet_from_cache(
+    name: str, reference: str, facts: dict[str, Any], inputs: MetricInputs, cache: Any
+) -> Extracted | None:
+    """What the loaded scorer would return, when the cache has every segment; else None."""
+    from harness.metrics.neural.comet import segment_key
+
+    wanted = reference != "none" and facts["uses_references"]
+    refs = _first_references(inputs, reference == "required", name) if wanted else None
+    if refs is None and facts["requires_references"]:
+        return None  # the loaded scorer says what is missing
+    sources, hyps = _sources(inputs, name), list(inputs.hypotheses)
+    if len(sources) != len(hyps):
+        return None
+    rs = refs if refs is not None else [None] * len(hyps)
+    keys = [
+        segment_key(facts["identity_key"], facts["uses_references"], s, h, r)
+        for s, h, r in zip(sources, hyps, rs, strict=True)
+    ]
+    hits = cache.get_many(keys)
+    if any(k not in hits for k in keys):
+        return None
+    values = [hits[k] for k in keys]
+    extra = {"error_spans": [v["error_spans"] for v in values]} if facts["word_level"] else {}
+    nrefs = 0 if refs is None else 1
+    stats = segment_stats([float(v["score"]) for v in values])
+    return Extracted(stats, facts["signatures"][str(nrefs)], extra)
+
+
 def _metricx_extract(config: MetricConfig, inputs: MetricInputs) -> Extracted:
     from harness.metrics.neural.metricx import DEFAULT_MODEL, DEFAULT_TOKENIZER, load_metricx
+    from harness.metrics.neural.remembered import metricx_pin, pin_key
 
     assert isinstance(config, MetricXConfig)
+    refs = _first_references(inputs, False, "metricx")
+    mode = "qe" if refs is None else "ref"
+    sources, hyps = _sources(inputs, "metricx"), list(inputs.hypotheses)
+    cache = _segment_cache(inputs)
+    pin = None if cache is None else pin_key(metricx_pin(config))
+    facts = None if pin is None else cache.get_facts(pin)
+    if facts is not None:
+        keys = _score_keys(facts["identity"][mode], sources, hyps, refs)
+        hits = cache.get_many(keys)
+        if all(k in hits for k in keys):  # the model is not loaded
+            scores = [float(hits[k]["score"]) for k in keys]
+            return Extracted(segment_stats(scores), facts["signature"][mode])
     scorer = _scorer(
         config,
         lambda: load_metricx(
@@ -161,11 +222,29 @@ def _metricx_extract(config: MetricConfig, inputs: MetricInputs) -> Extracted:
             batch_size=config.batch_size,
         ),
     )
-    refs = _first_references(inputs, False, "metricx")
-    mode = "qe" if refs is None else "ref"
-    sources, hyps = _sources(inputs, "metricx"), list(inputs.hypotheses)
+    if pin is not None:
+        modes = ("ref", "qe")
+        cache.put_facts(
+            pin,
+            {
+                "identity": {m: scorer.identity(m) for m in modes},
+                "signature": {m: scorer.signature(m) for m in modes},
+            },
+        )
     scores = _cached_scores(inputs, scorer.identity(mode), sources, hyps, refs, scorer.score)
     return Extracted(segment_stats(scores), scorer.signature(mode))
+
+
+def _score_keys(
+    identity: dict[str, Any], sources: Sequence[str], hyps: Sequence[str], refs: Any
+) -> list[str]:
+    """Per-segment cache keys of a MetricX scorer with this identity."""
+    blob = json.dumps(identity, sort_keys=True)
+    rs = refs if refs is not None else [None] * len(hyps)
+    return [
+        hashlib.sha256(json.dumps([blob, s, h, r], ensure_ascii=False).encode()).hexdigest()
+        for s, h, r in zip(sources, hyps, rs, strict=True)
+    ]
 
 
 def _cached_scores(
@@ -181,12 +260,7 @@ def _cached_scores(
     cache = _segment_cache(inputs)
     if cache is None:
         return list(score(sources, hyps, refs))
-    blob = json.dumps(identity, sort_keys=True)
-    rs = refs if refs is not None else [None] * len(hyps)
-    keys = [
-        hashlib.sha256(json.dumps([blob, s, h, r], ensure_ascii=False).encode()).hexdigest()
-        for s, h, r in zip(sources, hyps, rs, strict=True)
-    ]
+    keys = _score_keys(identity, sources, hyps, refs)
     known = cache.get_many(keys)
     todo = [i for i, k in enumerate(keys) if k not in known]
     if todo:

@@ -35,7 +35,11 @@ class MemorySegmentCache:
 
 class SqliteSegmentCache:
     _SCHEMA = (
-        "CREATE TABLE IF NOT EXISTS segment_scores (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+        "CREATE TABLE IF NOT EXISTS segment_scores (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        # What a loaded scorer said about itself (identity key, signatures), by a key made
+        # without loading it (harness.metrics.neural.remembered): a rerun whose segments are
+        # all cached then loads no model.
+        "CREATE TABLE IF NOT EXISTS scorer_facts (key TEXT PRIMARY KEY, facts TEXT NOT NULL);"
     )
 
     def __init__(self, path: Path) -> None:
@@ -43,7 +47,7 @@ class SqliteSegmentCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(path))
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute(self._SCHEMA)
+            self.db.executescript(self._SCHEMA)
         except (OSError, sqlite3.Error) as e:
             raise MetricError(f"{path}: cannot open the metric cache: {e}") from e
 
@@ -63,6 +67,17 @@ class SqliteSegmentCache:
             self.db.executemany(
                 "INSERT OR REPLACE INTO segment_scores (key, value) VALUES (?, ?)",
                 [(k, json.dumps(v, ensure_ascii=False)) for k, v in items.items()],
+            )
+
+    def get_facts(self, key: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT facts FROM scorer_facts WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def put_facts(self, key: str, facts: Mapping[str, Any]) -> None:
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO scorer_facts (key, facts) VALUES (?, ?)",
+                (key, json.dumps(dict(facts), ensure_ascii=False, sort_keys=True)),
             )
 
     def close(self) -> None:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import MetricError
-from harness.metrics.neural import spans as span_ops
 from harness.metrics.neural.cache import SegmentCache
 from harness.metrics.neural.checkpoint import CometCheckpoint, load_checkpoint
 from harness.metrics.neural.encoder import resolve_encoder
@@ -75,6 +74,16 @@ def load_comet(
     checkpoint = load_checkpoint(model, revision, base_dir)
     options = ScoringOptions(device, dtype, batch_size, max_tokens, encoder)
     return CometScorer(checkpoint, options)
+
+
+def segment_key(
+    identity_key: str, uses_references: bool, src: str, hyp: str, ref: str | None
+) -> str:
+    """The per-segment cache key of a COMET-family scorer (its identity key and the texts)."""
+    if not uses_references:
+        ref = None  # a reference-free model's score does not depend on it
+    blob = json.dumps([identity_key, src, hyp, ref], ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 class CometScorer:
@@ -188,10 +197,7 @@ class CometScorer:
         return list(references)
 
     def _segment_key(self, src: str, hyp: str, ref: str | None) -> str:
-        if not self.uses_references:
-            ref = None  # a reference-free model's score does not depend on it
-        blob = json.dumps([self.identity_key(), src, hyp, ref], ensure_ascii=False)
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return segment_key(self.identity_key(), self.uses_references, src, hyp, ref)
 
     def _compute(self, sources, hypotheses, references) -> list[dict[str, Any]]:
         import torch
@@ -203,6 +209,8 @@ class CometScorer:
             return self._unified(sources, hypotheses, references)
 
     def _unified(self, sources, hypotheses, references) -> list[dict[str, Any]]:
+        from harness.metrics.neural import spans as span_ops  # imports torch
+
         use_src = "src" in self.segments
         use_ref = references is not None and "ref" in self.segments
         outputs = self.net.unified(
