@@ -56,8 +56,11 @@ class MetricScore:
         return self.score
 
     def __str__(self) -> str:
-        spread = "" if self.plus_minus is None else f" ± {self.plus_minus:.1f}"
-        return f"{self.name} = {self.score:.2f}{spread}"
+        from harness.report.tables import metric_decimals
+
+        digits = max(2, metric_decimals(self.metric))
+        spread = "" if self.plus_minus is None else f" ± {self.plus_minus:.{max(1, digits - 1)}f}"
+        return f"{self.name} = {self.score:.{digits}f}{spread}"
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

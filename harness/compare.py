@@ -93,6 +93,10 @@ class MetricComparison:
     def higher_is_better(self) -> bool:
         return get_metric(self.metric).higher_is_better
 
+    @property
+    def decimals(self) -> int:
+        return get_metric(self.metric).decimals
+
 
 @dataclass(frozen=True)
 class DatasetComparison:

@@ -218,3 +218,21 @@ def test_raw_score_is_shown_only_where_it_differs():
 
     assert Cell(score=30.04, raw_score=30.01).text() == "30.0"
     assert Cell(score=30.04, raw_score=28.9).text() == "30.0 (raw 28.9)"
+
+
+def test_each_metric_shows_its_own_decimals(tmp_path):
+    """COMET's 0-1 scale would read 0.9 with BLEU's one decimal: it gets four, MetricX two."""
+    sig = "comet:Unbabel/wmt22-comet-da@abc|encoder:xlm-roberta-large|nrefs:1|dtype:float32"
+    scores = {
+        "bleu": {"score": 30.04, "ci95": [29.0, 31.2], "signature": "b"},
+        "comet": {"score": 0.853412, "ci95": [0.8411, 0.8651], "signature": sig},
+        "metricx": {"score": 3.4567, "signature": "m"},
+    }
+    write_leaf(tmp_path / "run", "sys", "ds", scores)
+    table = build_table(find_result_leaves([tmp_path / "run"]))
+    row = render_table(table, "markdown").splitlines()[2]
+    assert row == "| sys | 30.0 ± 1.1 | 0.8534 ± 0.0120 | 3.46 |"
+    assert render_table(table, "markdown", digits=2).splitlines()[2] == (
+        "| sys | 30.04 ± 1.10 | 0.85 ± 0.01 | 3.46 |"
+    )
+    assert "0.8534 $\\pm$ 0.0120" in render_table(table, "latex")

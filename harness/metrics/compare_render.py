@@ -53,7 +53,7 @@ def _markdown_dataset(c: Comparison, d: DatasetComparison) -> str:
         row = [f"{label} (baseline)" if label == d.baseline else label]
         for m in d.metrics:
             r = m.results[label]
-            cell = format_score(r.score, r.interval.plus_minus)
+            cell = format_score(r.score, r.interval.plus_minus, m.decimals)
             row.append(f"{cell} {_marks(r)}".rstrip())
             row += [_p(r.p_bootstrap_holm)] if use_bs else []
             row += [_p(r.p_ar_holm)] if use_ar else []

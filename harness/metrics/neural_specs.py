@@ -306,6 +306,7 @@ COMET = _spec(
     higher_is_better=True,
     config_class=NeuralMetricConfig,
     description="COMET (default Unbabel/wmt22-comet-da), re-implemented on transformers",
+    decimals=4,  # a 0-1 scale, printed with 4 decimals as unbabel-comet does
 )
 COMETKIWI = _spec(
     "cometkiwi",
@@ -315,6 +316,7 @@ COMETKIWI = _spec(
     reference="none",
     config_class=NeuralMetricConfig,
     description="CometKiwi quality estimation (default Unbabel/wmt22-cometkiwi-da), no reference",
+    decimals=4,
 )
 XCOMET = _spec(
     "xcomet",
@@ -324,6 +326,7 @@ XCOMET = _spec(
     reference="optional",
     config_class=NeuralMetricConfig,
     description="xCOMET (default Unbabel/XCOMET-XL) with error spans",
+    decimals=4,
 )
 METRICX = _spec(
     "metricx",
@@ -333,4 +336,5 @@ METRICX = _spec(
     reference="optional",
     config_class=MetricXConfig,
     description="MetricX-24 (default google/metricx-24-hybrid-large-v2p6), 0-25, lower is better",
+    decimals=2,
 )

@@ -91,6 +91,7 @@ class MetricSpec:
     # runs them after all translation, one metric model at a time.
     kind: Literal["string", "neural"] = "string"
     description: str = ""
+    decimals: int = 1  # what tables show: 1 for 0-100 scales, more for COMET's 0-1
     # Everything besides the scored text that decides the statistics (a signature, a
     # checkpoint's pin), as JSON-able data; it keys the statistics cache
     # (:mod:`harness.metrics.stats_cache`). None: this metric's statistics are never cached.

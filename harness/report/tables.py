@@ -45,12 +45,14 @@ class Cell:
     p_value: float | None = None  # paired test against the baseline (Holm-adjusted)
     baseline: str | None = None  # set when the run compared systems against a baseline
     raw_score: float | None = None  # before optional normalization (tone marks, quotes)
+    decimals: int = 1  # the metric's own (registry): BLEU 1, COMET 4, MetricX 2
 
     @property
     def significant(self) -> bool:
         return self.p_value is not None and self.p_value < SIGNIFICANCE_LEVEL
 
-    def text(self, digits: int = 1) -> str:
+    def text(self, digits: int | None = None) -> str:
+        digits = self.decimals if digits is None else digits
         text = f"{self.score:.{digits}f}"
         if self.plus_minus is not None:
             text += f" ± {self.plus_minus:.{digits}f}"
@@ -144,7 +146,16 @@ def _cell(record: dict[str, Any], significance: dict[str, Any] | None, metric: s
         p_value=None if p_value is None else float(p_value),
         baseline=significance.get("baseline") if significance else None,
         raw_score=None if record.get("raw_score") is None else float(record["raw_score"]),
+        decimals=metric_decimals(metric),
     )
+
+
+def metric_decimals(metric: str) -> int:
+    """Decimals a table shows for a metric (its registry ``decimals``; 1 if unknown)."""
+    try:
+        return get_metric(metric).decimals
+    except HarnessError:
+        return 1
 
 
 def row_labels(leaves: Sequence[ResultLeaf]) -> list[str]:
@@ -231,7 +242,8 @@ def build_table(
     return table
 
 
-def render_table(table: Table, fmt: str = "markdown", digits: int = 1) -> str:
+def render_table(table: Table, fmt: str = "markdown", digits: int | None = None) -> str:
+    """``digits``: decimals for every cell (None: each metric's own)."""
     if fmt == "markdown":
         return _markdown(table, digits)
     if fmt == "csv":
@@ -243,7 +255,7 @@ def render_table(table: Table, fmt: str = "markdown", digits: int = 1) -> str:
     raise HarnessError(f"unknown table format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 
-def _markdown(table: Table, digits: int) -> str:
+def _markdown(table: Table, digits: int | None) -> str:
     header = ["model", *(c.header for c in table.columns)]
     lines = [
         "| " + " | ".join(header) + " |",
@@ -334,7 +346,7 @@ def _latex_escape(text: str) -> str:
     return text
 
 
-def _latex(table: Table, digits: int) -> str:
+def _latex(table: Table, digits: int | None) -> str:
     spec = "l" + "r" * len(table.columns)
     header = " & ".join(["Model", *(_latex_escape(c.header) for c in table.columns)])
     lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule", header + " \\\\", "\\midrule"]
