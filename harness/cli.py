@@ -147,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--ref",
         type=Path,
         action="append",
-        required=True,
-        help="reference file (repeat for several references)",
+        default=[],
+        help="reference file (repeat for several references; none for quality estimation "
+        "with cometkiwi, xcomet or metricx)",
     )
     score.add_argument(
         "--metrics",

@@ -36,6 +36,7 @@ from harness.metrics.registry import (
     get_metric,
     metric_config,
     metric_names,
+    registry,
 )
 from harness.metrics.stats import sacre_score
 from harness.textnorm import NormalizationSpec, apply_spec_all, normalize_boundary_all
@@ -62,13 +63,19 @@ def score_files(
     """
     if fmt not in ("text", "json"):
         raise MetricError(f"unknown score format {fmt!r}; choose text or json")
-    if not refs:
-        raise MetricError("no reference file given")
     order = metric_names()
     configs = {c.name: c for c in (metric_config(m) for m in metrics)}
     names = sorted(configs, key=order.index)
     if not names:
         raise MetricError("no metric to compute")
+    if not refs:
+        need = [get_metric(n).display_name for n in names if get_metric(n).reference == "required"]
+        if need:
+            free = [s.display_name for s in registry().values() if s.reference != "required"]
+            raise MetricError(
+                f"no reference file given: {', '.join(need)} need references (--ref FILE); "
+                f"{', '.join(free)} can score without them"
+            )
     models = [configs[n] for n in names if get_metric(n).kind != "string"]
     names = [n for n in names if get_metric(n).kind == "string"]
     if models and source is None:
@@ -79,14 +86,17 @@ def score_files(
     files = _Files.read(Path(hyp), [Path(r) for r in refs])
     norm_hyps, hyp_changed = _normalize(files.hyp_lines, spec)
     norm_refs = [_normalize(stream, spec) for stream in files.ref_streams]
-    items = [list(r) for r in zip(*(texts for texts, _ in norm_refs), strict=True)]
+    # Item-major references; None when there are none (quality estimation: CometKiwi, ...).
+    items = [list(r) for r in zip(*(texts for texts, _ in norm_refs), strict=True)] or None
     changed = [hyp_changed, *(n for _, n in norm_refs)]
     # NFC on NFC text changes nothing, and then the output is sacrebleu's to the byte; once
     # normalization changed any line, the numbers differ from sacrebleu's on these files and the
     # signature must say why.
     tag = None if spec.is_identity and not any(changed) else spec.tag
     inputs = MetricInputs(norm_hyps, items)
-    extracted = extract_all([Request(metric_config(n), inputs, spec.tag) for n in names])
+    extracted = (
+        extract_all([Request(metric_config(n), inputs, spec.tag) for n in names]) if names else []
+    )
     lines = [
         _format_one(name, e.stats, e.signature, width, fmt, tag)
         for name, e in zip(names, extracted, strict=True)
@@ -102,7 +112,7 @@ def score_files(
     out = _assemble(lines, fmt)
     if source is not None:
         out = _with_validity(out, fmt, _validity(Path(source), files, norm_hyps))
-    raw = _raw_stats(files, norm_hyps, items, names, extracted) if any(changed) else None
+    raw = _raw_stats(files, norm_hyps, items, names, extracted) if any(changed) and names else None
     return out, _note(files, changed, raw, spec, width)
 
 
@@ -232,7 +242,7 @@ def _with_validity(out: str, fmt: str, report: ValidityReport) -> str:
 def _format_models(
     configs: Sequence[MetricConfig],
     hyps: list[str],
-    refs: list[list[str]],
+    refs: list[list[str]] | None,
     sources: list[str],
     fmt: str,
     tag: str,

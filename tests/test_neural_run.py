@@ -116,6 +116,32 @@ def test_score_command_computes_comet_for_existing_outputs(tmp_path, capsys):
     assert comet["signature"].startswith("comet:") and comet["segments"] == 6
 
 
+def test_score_command_estimates_quality_without_references(tmp_path, capsys):
+    """No --ref: CometKiwi scores (as the checkpoint loaded directly does); chrF says it
+    needs references and which metrics do not."""
+    from harness.metrics.neural import load_comet
+
+    inputs = json.loads((NEURAL / "inputs.json").read_text(encoding="utf-8"))
+    rows = [r for r in inputs if r["src"].strip() and r["mt"].strip()][:6]
+    src, hyp = tmp_path / "src.en", tmp_path / "hyp.vi"
+    src.write_text("".join(r["src"].replace("\n", " ") + "\n" for r in rows))
+    hyp.write_text("".join(r["mt"].replace("\n", " ") + "\n" for r in rows))
+    base = ["score", "--src", str(src), "--hyp", str(hyp), "--format", "json"]
+    assert main([*base, "--metrics", f"chrf,cometkiwi={NEURAL / 'cometkiwi-tiny'}"]) == 2
+    err = capsys.readouterr().err
+    assert "chrF2 need references (--ref FILE)" in err and "CometKiwi" in err
+    assert main([*base, "--metrics", f"cometkiwi={NEURAL / 'cometkiwi-tiny'}"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    kiwi = payload["scores"][0] if "scores" in payload else payload
+    assert kiwi["name"] == "CometKiwi" and kiwi["segments"] == 6
+    assert "|nrefs:0|" in kiwi["signature"]
+    direct = load_comet(str(NEURAL / "cometkiwi-tiny")).score(
+        [r["src"].replace("\n", " ").strip() for r in rows],
+        [r["mt"].replace("\n", " ").strip() for r in rows],
+    )
+    assert kiwi["score"] == pytest.approx(sum(direct.scores) / 6, abs=1e-4)
+
+
 _RUN = """
 import json, sys
 from harness.cli import main
