@@ -61,30 +61,42 @@ def cache_path(cache_dir: str | None) -> Path:
     return resolve_cache_dir(cache_dir) / CACHE_FILE
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+_TRANSLATIONS = ("translations", "translation cache")
+_STATS = ("metrics", "metric statistics cache")
+
+
+def _connect(path: Path, kind: tuple[str, str] = _TRANSLATIONS) -> sqlite3.Connection:
+    """An open cache file; ``kind`` is (a table it must have, what to call it in errors)."""
+    table, what = kind
     if not path.is_file():
-        raise HarnessError(f"no translation cache at {path}")
+        raise HarnessError(f"no {what} at {path}")
     try:
         db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-        db.execute("SELECT COUNT(*) FROM translations").fetchone()
+        db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
     except sqlite3.DatabaseError as e:
-        raise HarnessError(f"translation cache {path} is unusable ({e}); delete it") from e
+        raise HarnessError(f"{what} {path} is unusable ({e}); delete it") from e
     return db
 
 
-def cache_groups(path: Path) -> list[CacheGroup]:
-    db = _connect(path)
+def _select(path: Path, kind: tuple[str, str], sql: str) -> list[tuple[Any, ...]]:
+    db = _connect(path, kind)
     try:
-        rows = db.execute(
-            "SELECT t.translator_key, COUNT(*), MIN(t.created), MAX(t.created), "
-            "i.identity, i.model, i.labels FROM translations t "
-            "LEFT JOIN identities i ON i.translator_key = t.translator_key "
-            "GROUP BY t.translator_key ORDER BY MAX(t.created) DESC"
-        ).fetchall()
+        return db.execute(sql).fetchall()
     except sqlite3.DatabaseError as e:
-        raise HarnessError(f"translation cache {path} is unusable ({e}); delete it") from e
+        raise HarnessError(f"{kind[1]} {path} is unusable ({e}); delete it") from e
     finally:
         db.close()
+
+
+def cache_groups(path: Path) -> list[CacheGroup]:
+    rows = _select(
+        path,
+        _TRANSLATIONS,
+        "SELECT t.translator_key, COUNT(*), MIN(t.created), MAX(t.created), "
+        "i.identity, i.model, i.labels FROM translations t "
+        "LEFT JOIN identities i ON i.translator_key = t.translator_key "
+        "GROUP BY t.translator_key ORDER BY MAX(t.created) DESC",
+    )
     return [
         CacheGroup(
             key=key,
@@ -130,32 +142,39 @@ def render_info(path: Path, groups: list[CacheGroup], fmt: str) -> str:
 def clear_cache(path: Path, model: str | None, older_than_days: float | None) -> int:
     """Delete cached translations: of one model (its id or a name it ran under), older than
     some days, or all. Returns the number of rows deleted."""
-    db = _connect(path)
+    where, params = [], []
+    if model is not None:
+        keys = [g.key for g in cache_groups(path) if model == g.model or model in g.labels]
+        if not keys:
+            raise HarnessError(f"no cached translations of a model called {model!r} in {path}")
+        where.append(f"translator_key IN ({','.join('?' * len(keys))})")
+        params += keys
+    if older_than_days is not None:
+        where.append("created < ?")
+        params.append(time.time() - older_than_days * 86400)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    orphans = (
+        "DELETE FROM identities WHERE translator_key NOT IN "
+        "(SELECT DISTINCT translator_key FROM translations)"
+    )
+    return _delete(
+        path, _TRANSLATIONS, [(f"DELETE FROM translations{clause}", params), (orphans, [])]
+    )
+
+
+def _delete(path: Path, kind: tuple[str, str], statements: list[tuple[str, list[Any]]]) -> int:
+    """Run the statements in one transaction, then VACUUM; the rows the first one deleted."""
+    db = _connect(path, kind)
     try:
-        where, params = [], []
-        if model is not None:
-            keys = [g.key for g in cache_groups(path) if model == g.model or model in g.labels]
-            if not keys:
-                raise HarnessError(f"no cached translations of a model called {model!r} in {path}")
-            where.append(f"translator_key IN ({','.join('?' * len(keys))})")
-            params += keys
-        if older_than_days is not None:
-            where.append("created < ?")
-            params.append(time.time() - older_than_days * 86400)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-        db.execute("BEGIN")
-        deleted = db.execute(f"DELETE FROM translations{clause}", params).rowcount
-        db.execute(
-            "DELETE FROM identities WHERE translator_key NOT IN "
-            "(SELECT DISTINCT translator_key FROM translations)"
-        )
+        db.execute("BEGIN IMMEDIATE")
+        counts = [db.execute(sql, params).rowcount for sql, params in statements]
         db.execute("COMMIT")
         db.execute("VACUUM")
     except sqlite3.DatabaseError as e:
         raise HarnessError(f"could not clear {path}: {e}") from e
     finally:
         db.close()
-    return int(deleted)
+    return int(counts[0])
 
 
 @dataclass(frozen=True)
@@ -169,53 +188,32 @@ class StatsGroup:
     created: float
 
 
-def _connect_stats(path: Path) -> sqlite3.Connection:
-    try:
-        db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-        db.execute("SELECT COUNT(*) FROM metrics").fetchone()
-    except sqlite3.DatabaseError as e:
-        raise HarnessError(f"metric statistics cache {path} is unusable ({e}); delete it") from e
-    return db
-
-
 def stats_groups(path: Path) -> list[StatsGroup]:
-    db = _connect_stats(path)
-    try:
-        rows = db.execute(
-            "SELECT m.metric_key, m.name, m.signature, m.created, "
-            "(SELECT COUNT(*) FROM segment_stats s WHERE s.metric_key = m.metric_key) "
-            "FROM metrics m ORDER BY m.name, m.created"
-        ).fetchall()
-    except sqlite3.DatabaseError as e:
-        raise HarnessError(f"metric statistics cache {path} is unusable ({e}); delete it") from e
-    finally:
-        db.close()
+    rows = _select(
+        path,
+        _STATS,
+        "SELECT m.metric_key, m.name, m.signature, m.created, "
+        "(SELECT COUNT(*) FROM segment_stats s WHERE s.metric_key = m.metric_key) "
+        "FROM metrics m ORDER BY m.name, m.created",
+    )
     return [StatsGroup(str(k), str(n), str(sig), int(c), float(t)) for k, n, sig, t, c in rows]
 
 
 def clear_stats(path: Path, metric: str | None) -> int:
     """Delete cached metric statistics: of one metric (by name) or all. Returns rows deleted."""
-    db = _connect_stats(path)
-    try:
-        if metric is None:
-            keys = [g.key for g in stats_groups(path)]
-        else:
-            keys = [g.key for g in stats_groups(path) if g.name == metric]
-            if not keys:
-                raise HarnessError(f"no cached statistics of a metric called {metric!r} in {path}")
-        marks = ",".join("?" * len(keys))
-        db.execute("BEGIN IMMEDIATE")
-        deleted = db.execute(
-            f"DELETE FROM segment_stats WHERE metric_key IN ({marks})", keys
-        ).rowcount
-        db.execute(f"DELETE FROM metrics WHERE metric_key IN ({marks})", keys)
-        db.execute("COMMIT")
-        db.execute("VACUUM")
-    except sqlite3.DatabaseError as e:
-        raise HarnessError(f"could not clear {path}: {e}") from e
-    finally:
-        db.close()
-    return int(deleted)
+    groups = stats_groups(path)
+    keys = [g.key for g in groups if metric is None or g.name == metric]
+    if metric is not None and not keys:
+        raise HarnessError(f"no cached statistics of a metric called {metric!r} in {path}")
+    marks = ",".join("?" * len(keys))
+    return _delete(
+        path,
+        _STATS,
+        [
+            (f"DELETE FROM segment_stats WHERE metric_key IN ({marks})", keys),
+            (f"DELETE FROM metrics WHERE metric_key IN ({marks})", keys),
+        ],
+    )
 
 
 def _file_bytes(path: Path) -> int:
@@ -306,8 +304,6 @@ def _cmd_clear(args: argparse.Namespace) -> int:
                 "not by model, and carry no date"
             )
         stats = path.parent / STATS_FILE
-        if not stats.is_file():
-            raise HarnessError(f"no metric statistics cache at {stats}")
         deleted = clear_stats(stats, args.metric)
         sys.stdout.write(f"deleted {deleted} cached statistics row(s) from {stats}\n")
         return 0

@@ -191,19 +191,21 @@ def write_run(
         as_run = validated_config_data(resolved)
         text = yaml.safe_dump(as_run, allow_unicode=True, sort_keys=False)
         store.write_text_atomic(run_dir / "config.yaml", text)
-    # Every translation first, each model freed before the next loads; then the metrics, so
-    # a metric that loads a model never shares memory with a translation model.
-    pending: list[_TranslatedLeaf] = []
-    for session in sessions:
-        for data_cfg, data in zip(config.datasets, datasets, strict=True):
-            pending.append(_translate_leaf(session, dataset_label(data_cfg), data))
-        session.close()
-    metrics = [m.with_base_dir(resolved.base_dir) for m in config.metrics]
-    precomputed = _model_metrics(resolved, pending, metrics)
-    # Per-segment metric statistics, cached like translations (--no-cache: neither).
+    # Per-segment metric statistics and validity flags, cached like translations (--no-cache:
+    # neither).
     use_cache = any(session.cache is not None for session in sessions)
     stats_cache = StatsCache.in_dir(resolved.cache_dir) if use_cache else None
     try:
+        # Every translation first, each model freed before the next loads; then the metrics,
+        # so a metric that loads a model never shares memory with a translation model.
+        pending: list[_TranslatedLeaf] = []
+        for session in sessions:
+            for data_cfg, data in zip(config.datasets, datasets, strict=True):
+                label = dataset_label(data_cfg)
+                pending.append(_translate_leaf(session, label, data, stats_cache))
+            session.close()
+        metrics = [m.with_base_dir(resolved.base_dir) for m in config.metrics]
+        precomputed = _model_metrics(resolved, pending, metrics)
         leaves = [
             evaluate_leaf(
                 resolved,
@@ -416,7 +418,9 @@ class _TranslatedLeaf:
         return [list(s.references) for s in self.data.segments]
 
 
-def _translate_leaf(session: _ModelSession, data_name: str, data: LoadedDataset) -> _TranslatedLeaf:
+def _translate_leaf(
+    session: _ModelSession, data_name: str, data: LoadedDataset, flag_memo: Any = None
+) -> _TranslatedLeaf:
     sources = [s.source for s in data.segments]
     started = time.perf_counter()
     label = f"{data_name} with {session.label}"
@@ -426,7 +430,9 @@ def _translate_leaf(session: _ModelSession, data_name: str, data: LoadedDataset)
         segment = data.segments[e.position]
         raise e.named(f"segment {segment.id!r} (#{e.position} of {data_name})") from e
     postprocess = getattr(session.config, "postprocess", None)
-    checked = check_outputs(data.segments, translation.hypotheses, translation.flags, postprocess)
+    checked = check_outputs(
+        data.segments, translation.hypotheses, translation.flags, postprocess, flag_memo
+    )
     provenance = session.leaf_provenance(translation.translated > 0)
     return _TranslatedLeaf(session, data_name, data, translation, checked, provenance, started)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -81,6 +82,7 @@ class LoadedDataset:
     report: LoadReport
     provenance: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
+        # Asked for by the cache, the results and the report: the segments never change.
         return fingerprint(self.segments)

@@ -132,3 +132,33 @@ def test_iwslt_folder_without_the_asked_test_set() -> None:
     cfg = parse_dataset_entry({"benchmark": "iwslt15-en-vi:tst2012", "path": "iwslt"})
     with pytest.raises(DatasetError, match=r"no tst2012\.en here \(found tst2013\.en\)"):
         load_dataset(cfg, FIXTURES)
+
+
+def test_tokenized_pattern_finds_what_the_plain_alternation_finds() -> None:
+    """The look-behind form of the tokenization signal matches where ``\\w \\.$|...`` does."""
+    import re
+
+    from harness.data.moses import _TOKENIZED
+
+    plain = re.compile(r"\w \.$|\w [,;:!?] |\w n't\b|\w 's\b|&(?:quot|apos|amp);")
+    cases = [
+        "He left .",
+        "He left.",
+        "yes , no",
+        "yes, no",
+        "don 't",
+        "it 's fine",
+        "Tom 'sure'",
+        "a &amp; b",
+        "a & b",
+        " .",
+        "x ;y",
+        "x ; y",
+        "Cuộc họp ?",
+        "Cuộc họp ? ",
+        "3 .",
+        "_ ,  ",
+        "end .\n",
+    ]
+    for text in cases:
+        assert bool(_TOKENIZED.search(text)) == bool(plain.search(text)), text

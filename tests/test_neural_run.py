@@ -151,20 +151,9 @@ print(json.dumps({"code": code, "torch": "torch" in sys.modules}))
 
 
 def _run_fresh(config: Path) -> dict:
-    import os
-    import subprocess
-    import sys
+    from test_fast_paths import run_fresh
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    done = subprocess.run(
-        [sys.executable, "-c", _RUN, str(config)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        timeout=600,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_fresh(_RUN, str(config))
 
 
 def _leaf_scores(run: Path) -> tuple[dict, list]:

@@ -172,3 +172,38 @@ def test_the_cache_keeps_translator_flags_with_the_outputs(tmp_path) -> None:
         cache.put_many("k", [("a", "A2")])  # replaced without flags: the old ones go
         assert cache.get_flags("k", ["a"]) == {}
         assert cache.get_many("k", ["a", "b"]) == {"a": "A2", "b": "B"}
+
+
+def test_text_flags_remembered_in_the_statistics_cache_read_back_the_same(
+    tmp_path, monkeypatch
+) -> None:
+    from harness.metrics.stats_cache import StatsCache
+
+    sources = ["The meeting starts at nine.", "Hello world, how are you?", "Go.", "Yes", "Two"]
+    hyps = [
+        "Cuộc họp bắt đầu lúc chín giờ.",
+        "Hello world, how are you?",  # untranslated
+        "",  # empty
+        "Bonjour tout le monde, comment allez-vous aujourd'hui?",  # off target
+        "có có có có có có có có có có có có",  # repetition
+    ]
+    translator = [(), ("truncated",), (), ("custom",), ()]
+    fresh = checks.all_segment_flags(sources, hyps, translator)
+    with StatsCache(tmp_path / "stats.sqlite") as memo:
+        assert checks.all_segment_flags(sources, hyps, translator, memo) == fresh
+        keys = [
+            checks.text_key(checks.signature(), s, h) for s, h in zip(sources, hyps, strict=True)
+        ]
+        assert len(memo.get_text_flags(keys)) == 5
+
+        def no_second_look(*args):
+            raise AssertionError("text flags were worked out again")
+
+        monkeypatch.setattr(checks, "text_flags", no_second_look)
+        assert checks.all_segment_flags(sources, hyps, translator, memo) == fresh
+    assert {"untranslated", "truncated"} <= set(fresh[1]) and fresh[2] == ("empty",)
+    assert fresh[3][-1] == "custom" and "repetition" in fresh[4]
+    # Other thresholds or another language-ID model: other keys, checked again.
+    assert checks.text_key("other", sources[0], hyps[0]) != checks.text_key(
+        checks.signature(), sources[0], hyps[0]
+    )

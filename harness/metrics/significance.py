@@ -39,7 +39,10 @@ DEFAULT_AR_TRIALS = 10000
 DEFAULT_SEED = 12345  # sacrebleu's default SACREBLEU_SEED
 # Scores are on a 0-100 scale; differences closer than this are ties, not float noise.
 _TIE_TOLERANCE = 1e-9
-_CHUNK_CELLS = 4_000_000  # ~32 MB of float64 per chunk of resample weights
+# Resample weights per chunk: 2 MB of float64 stays in cache and is reused chunk after chunk;
+# one 32 MB chunk (the earlier 4M cells) took 5x longer on 2,000 segments, mostly page faults
+# on fresh memory (measured: 0.147 s against 0.028 s for 4 metrics, 1,000 resamples).
+_CHUNK_CELLS = 262_144
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,10 @@ CREATE TABLE IF NOT EXISTS segment_stats (
     stats BLOB NOT NULL,
     PRIMARY KEY (metric_key, item_key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS text_flags (
+    item_key BLOB PRIMARY KEY,
+    flags TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -134,6 +138,30 @@ class StatsCache:
                 (key, name, blob, entry.signature, entry.dtype, entry.n_columns, time.time()),
             )
             self._db.executemany("INSERT OR IGNORE INTO segment_stats VALUES (?, ?, ?)", values)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def get_text_flags(self, keys: Sequence[bytes]) -> dict[bytes, tuple[str, ...]]:
+        """Validity text flags by :func:`harness.validity.checks.text_key` (those stored)."""
+        unique = list(dict.fromkeys(keys))
+        found: dict[bytes, tuple[str, ...]] = {}
+        for start in range(0, len(unique), _BATCH):
+            chunk = unique[start : start + _BATCH]
+            rows = self._db.execute(
+                f"SELECT item_key, flags FROM text_flags WHERE item_key IN "
+                f"({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update((bytes(k), tuple(json.loads(v))) for k, v in rows)
+        return found
+
+    def put_text_flags(self, rows: Mapping[bytes, Sequence[str]]) -> None:
+        values = [(k, json.dumps(list(v))) for k, v in rows.items()]
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany("INSERT OR IGNORE INTO text_flags VALUES (?, ?)", values)
         except BaseException:
             self._db.execute("ROLLBACK")
             raise

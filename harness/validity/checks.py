@@ -6,10 +6,13 @@ exactly when it fires, and the thresholds below are part of :func:`signature`.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
 
 from harness.validity import langid
 
@@ -161,7 +164,12 @@ def segment_flags(
     ``translator_flags`` are the backend's own reports (``truncated``, ``source_truncated``);
     unknown names are kept after the known ones rather than dropped.
     """
-    found: set[str] = set(translator_flags)
+    return _merge(text_flags(source, hypothesis), translator_flags)
+
+
+def text_flags(source: str, hypothesis: str) -> tuple[str, ...]:
+    """The flags the text alone decides (no translator's reports), in :data:`FLAGS` order."""
+    found: set[str] = set()
     if is_empty(source, hypothesis):
         found.add("empty")
     elif hypothesis.strip():
@@ -176,18 +184,55 @@ def segment_flags(
             found.add("chatter")
         if is_length_outlier(source, hypothesis):
             found.add("length_ratio")
+    return tuple(f for f in FLAGS if f in found)
+
+
+def _merge(text: Iterable[str], translator: Iterable[str]) -> tuple[str, ...]:
+    found = {*text, *translator}
     known = [f for f in FLAGS if f in found]
     return tuple(known + sorted(found - set(FLAGS)))
+
+
+class FlagMemo(Protocol):
+    """Where text flags are remembered (the statistics cache): by :func:`text_key`."""
+
+    def get_text_flags(self, keys: Sequence[bytes]) -> dict[bytes, tuple[str, ...]]: ...
+
+    def put_text_flags(self, rows: Mapping[bytes, Sequence[str]]) -> None: ...
+
+
+def text_key(checks: str, source: str, hypothesis: str) -> bytes:
+    """sha256 over the checks' signature and one segment's text."""
+    return hashlib.sha256(json.dumps([checks, source, hypothesis]).encode()).digest()
 
 
 def all_segment_flags(
     sources: Sequence[str],
     hypotheses: Sequence[str],
     translator_flags: Sequence[Iterable[str]] | None = None,
+    memo: FlagMemo | None = None,
 ) -> list[tuple[str, ...]]:
-    """:func:`segment_flags` for aligned sequences (lengths must match)."""
+    """:func:`segment_flags` for aligned sequences (lengths must match). With ``memo``, the
+    text flags of a (source, hypothesis) already checked with these thresholds and this
+    language-ID model are read back, not worked out again (language ID is the slow part)."""
     extra: Sequence[Iterable[str]] = translator_flags or [()] * len(sources)
-    return [segment_flags(s, h, f) for s, h, f in zip(sources, hypotheses, extra, strict=True)]
+    if len(sources) != len(hypotheses) or len(extra) != len(sources):
+        raise ValueError(
+            f"{len(sources)} sources, {len(hypotheses)} hypotheses, {len(extra)} flag rows"
+        )
+    if memo is None:
+        return [segment_flags(s, h, f) for s, h, f in zip(sources, hypotheses, extra, strict=True)]
+    checks = signature()
+    keys = [text_key(checks, s, h) for s, h in zip(sources, hypotheses, strict=True)]
+    known = memo.get_text_flags(keys)
+    fresh: dict[bytes, tuple[str, ...]] = {}
+    for key, source, hypothesis in zip(keys, sources, hypotheses, strict=True):
+        if key not in known and key not in fresh:
+            fresh[key] = text_flags(source, hypothesis)
+    if fresh:
+        memo.put_text_flags(fresh)
+    found = {**known, **fresh}
+    return [_merge(found[k], f) for k, f in zip(keys, extra, strict=True)]
 
 
 def signature() -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from harness.segments import Segment
 from harness.textnorm import normalize_boundary
-from harness.validity.checks import all_segment_flags
+from harness.validity.checks import FlagMemo, all_segment_flags
 from harness.validity.postprocess import PostprocessConfig, apply
 from harness.validity.report import ValidityReport
 
@@ -46,13 +46,15 @@ def check_outputs(
     outputs: Sequence[str],
     translator_flags: Sequence[Sequence[str]],
     postprocess: PostprocessConfig | None = None,
+    memo: FlagMemo | None = None,
 ) -> CheckedOutputs:
-    """Post-process ``outputs`` (if configured) and flag every segment."""
+    """Post-process ``outputs`` (if configured) and flag every segment (text flags
+    remembered in ``memo`` when given)."""
     raw = list(outputs)
     hyps = raw
     if postprocess is not None and postprocess.active:
         hyps = [apply(text, postprocess) for text in raw]
     sources = [seg.source for seg in segments]
-    flags = all_segment_flags(sources, hyps, translator_flags)
+    flags = all_segment_flags(sources, hyps, translator_flags, memo)
     report = ValidityReport.build([seg.id for seg in segments], flags)
     return CheckedOutputs(hyps, raw if hyps is not raw else None, flags, report)
