@@ -27,6 +27,7 @@ from harness.shards import import_shards
 from harness.translators.backends import backend_of
 from harness.translators.base import SegmentError
 from harness.translators.identity import IdentityContext, TranslatorIdentity, no_memo
+from harness.validity.checks import FlagMemo
 from harness.validity.leaf import CheckedOutputs, check_outputs
 
 log = logging.getLogger(__name__)
@@ -419,7 +420,10 @@ class _TranslatedLeaf:
 
 
 def _translate_leaf(
-    session: _ModelSession, data_name: str, data: LoadedDataset, flag_memo: Any = None
+    session: _ModelSession,
+    data_name: str,
+    data: LoadedDataset,
+    flag_memo: FlagMemo | None = None,
 ) -> _TranslatedLeaf:
     sources = [s.source for s in data.segments]
     started = time.perf_counter()
