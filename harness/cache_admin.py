@@ -223,6 +223,12 @@ def _file_bytes(path: Path) -> int:
     )
 
 
+def _cell(text: str) -> str:
+    """Text for a markdown table cell: a ``|`` (every sacrebleu signature has them) would end
+    the cell, even inside backticks."""
+    return text.replace("|", "\\|")
+
+
 def render_stats_info(path: Path, groups: list[StatsGroup]) -> str:
     total = sum(g.rows for g in groups)
     lines = [
@@ -237,7 +243,8 @@ def render_stats_info(path: Path, groups: list[StatsGroup]) -> str:
         ]
         for g in groups:
             lines.append(
-                f"| {g.key[:12]} | {g.name} | `{g.signature}` | {g.rows} | {_when(g.created)} |"
+                f"| {g.key[:12]} | {g.name} | `{_cell(g.signature)}` | {g.rows} | "
+                f"{_when(g.created)} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -300,8 +307,9 @@ def _cmd_clear(args: argparse.Namespace) -> int:
     if args.metric_stats:
         if args.model is not None or args.older_than is not None:
             raise HarnessError(
-                "--metric-stats clears by --metric only: statistics rows are keyed by text, "
-                "not by model, and carry no date"
+                "--metric-stats clears by --metric only: statistics rows are keyed by the "
+                "text they score, not by model, and have no date of their own (a metric's "
+                "'first stored' is when its first row was)"
             )
         stats = path.parent / STATS_FILE
         deleted = clear_stats(stats, args.metric)

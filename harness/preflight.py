@@ -34,6 +34,22 @@ def check_run(resolved: Any, *, writes: bool = True) -> None:
         device = getattr(model, "device", None)
         if device is not None:
             check_gpu_present(str(device), f"{key}.device")
+    check_metrics(resolved.config.metrics, resolved.base_dir)
+
+
+def check_metrics(metrics: Any, base_dir: Path) -> None:
+    """Each metric's own check (a neural metric's checkpoint is there, or cached offline)."""
+    from harness.errors import MetricError
+    from harness.metrics.registry import get_metric
+
+    for index, config in enumerate(metrics):
+        check = get_metric(config.name).check
+        if check is None:
+            continue
+        try:
+            check(config.with_base_dir(base_dir))
+        except MetricError as e:
+            raise MetricError(f"metrics[{index}] ({config.name}): {e}") from e
 
 
 def check_writable(run_dir: Path) -> None:

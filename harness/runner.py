@@ -206,7 +206,7 @@ def write_run(
                 pending.append(_translate_leaf(session, label, data, stats_cache))
             session.close()
         metrics = [m.with_base_dir(resolved.base_dir) for m in config.metrics]
-        precomputed = _model_metrics(resolved, pending, metrics)
+        precomputed = _model_metrics(resolved, pending, metrics, use_cache)
         leaves = [
             evaluate_leaf(
                 resolved,
@@ -442,9 +442,13 @@ def _translate_leaf(
 
 
 def _model_metrics(
-    resolved: ResolvedConfig, pending: Sequence[_TranslatedLeaf], metrics: Sequence[Any]
+    resolved: ResolvedConfig,
+    pending: Sequence[_TranslatedLeaf],
+    metrics: Sequence[Any],
+    use_cache: bool = True,
 ) -> list[dict[str, Any]]:
-    """Statistics of the metrics that load a model, every leaf with one metric at a time."""
+    """Statistics of the metrics that load a model, every leaf with one metric at a time
+    (their segment scores cached in the cache folder unless --no-cache)."""
     from harness.metrics.evaluate import extract_model_metrics, scoring_inputs
 
     spec = resolved.config.normalize.spec()
@@ -454,7 +458,7 @@ def _model_metrics(
             leaf.references,
             spec,
             [s.source for s in leaf.data.segments],
-            resolved.cache_dir,
+            resolved.cache_dir if use_cache else None,
         )[0]
         for leaf in pending
     ]

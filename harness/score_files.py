@@ -64,17 +64,19 @@ def score_files(
     if fmt not in ("text", "json"):
         raise MetricError(f"unknown score format {fmt!r}; choose text or json")
     order = metric_names()
-    configs = {c.name: c for c in (metric_config(m) for m in metrics)}
+    # A relative checkpoint folder is taken from here and recorded absolute, as runs do.
+    configs = {c.name: c.with_base_dir(Path.cwd()) for c in (metric_config(m) for m in metrics)}
     names = sorted(configs, key=order.index)
     if not names:
         raise MetricError("no metric to compute")
     if not refs:
-        need = [get_metric(n).display_name for n in names if get_metric(n).reference == "required"]
+        need = [n for n in names if get_metric(n).reference == "required"]
         if need:
-            free = [s.display_name for s in registry().values() if s.reference != "required"]
+            free = [n for n, spec in registry().items() if spec.reference != "required"]
+            verb = "needs" if len(need) == 1 else "need"
             raise MetricError(
-                f"no reference file given: {', '.join(need)} need references (--ref FILE); "
-                f"{', '.join(free)} can score without them"
+                f"no reference file given: {', '.join(need)} {verb} references (--ref FILE); "
+                f"{', '.join(free[:-1])} and {free[-1]} can score without them"
             )
     models = [configs[n] for n in names if get_metric(n).kind != "string"]
     names = [n for n in names if get_metric(n).kind == "string"]

@@ -107,6 +107,8 @@ def test_cache_info_and_clear_cover_metric_statistics(tmp_path, tiny_marian, cap
     text = capsys.readouterr().out
     assert "5 translations from 1 translator(s)" in text
     assert f"{5 * len(names)} segment statistics rows from {len(names)} metric" in text
+    # A signature's "|" would end the markdown cell: escaped.
+    assert "`nrefs:1\\|case:mixed" in text
     assert main(["cache", "clear", "--cache-dir", str(cache_dir), "--metric", "bleu"]) == 2
     assert "--metric goes with --metric-stats" in capsys.readouterr().err
     argv = ["cache", "clear", "--cache-dir", str(cache_dir), "--metric-stats"]

@@ -129,11 +129,13 @@ def test_score_command_estimates_quality_without_references(tmp_path, capsys):
     base = ["score", "--src", str(src), "--hyp", str(hyp), "--format", "json"]
     assert main([*base, "--metrics", f"chrf,cometkiwi={NEURAL / 'cometkiwi-tiny'}"]) == 2
     err = capsys.readouterr().err
-    assert "chrF2 need references (--ref FILE)" in err and "CometKiwi" in err
+    assert "chrf needs references (--ref FILE)" in err
+    assert "cometkiwi, xcomet and metricx can score without them" in err
     assert main([*base, "--metrics", f"cometkiwi={NEURAL / 'cometkiwi-tiny'}"]) == 0
     payload = json.loads(capsys.readouterr().out)
     kiwi = payload["scores"][0] if "scores" in payload else payload
     assert kiwi["name"] == "CometKiwi" and kiwi["segments"] == 6
+    assert f"cometkiwi:{NEURAL / 'cometkiwi-tiny'}@" in kiwi["signature"]  # absolute, as in runs
     assert "|nrefs:0|" in kiwi["signature"]
     direct = load_comet(str(NEURAL / "cometkiwi-tiny")).score(
         [r["src"].replace("\n", " ").strip() for r in rows],
@@ -189,3 +191,51 @@ def test_fully_cached_rerun_with_neural_metrics_loads_no_model(tmp_path, metricx
     os.utime(ckpt, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert _run_fresh(config) == {"code": 0, "torch": True}  # the pin changed: loaded again
     assert _leaf_scores(run) == before
+
+
+def test_a_missing_metric_checkpoint_stops_the_run_before_any_translation(
+    tmp_path, capsys, monkeypatch
+):
+    """Seconds, not minutes: a checkpoint folder that is not there, or a hub checkpoint not
+    cached while offline, is found before the first model translates anything."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for metric, expected in (
+        ({"name": "comet", "model": str(tmp_path / "nowhere")}, "metrics[1] (comet)"),
+        ("cometkiwi", "--metrics cometkiwi=/path/to/folder"),
+        ({"name": "xcomet", "model": str(NEURAL / "comet-tiny" / "encoder")}, "hparams.yaml"),
+    ):
+        config = {
+            "name": "early",
+            "output_dir": str(tmp_path / "runs"),
+            "cache_dir": str(tmp_path / "cache"),
+            "datasets": ["itu-wtisd-2021"],
+            "models": [{"name": "m", "model": str(TRAINED), "max_new_tokens": 8}],
+            "metrics": ["bleu", metric],
+        }
+        path = tmp_path / "c.yaml"
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        assert main(["run", str(path), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert expected in err, err
+        assert "Traceback" not in err
+        cache = tmp_path / "cache" / "translations.sqlite"
+        if cache.exists():
+            rows = sqlite3.connect(cache).execute("SELECT COUNT(*) FROM translations").fetchone()
+            assert rows[0] == 0  # nothing was translated
+
+
+def test_no_cache_computes_neural_scores_again(tmp_path, capsys):
+    config = {
+        "name": "nocache",
+        "output_dir": str(tmp_path / "runs"),
+        "cache_dir": str(tmp_path / "cache"),
+        "datasets": ["itu-wtisd-2021"],
+        "models": [{"name": "m", "model": str(TRAINED), "max_new_tokens": 8}],
+        "metrics": [{"name": "comet", "model": str(NEURAL / "comet-tiny")}],
+        "statistics": {"bootstrap_resamples": 10},
+    }
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    assert main(["run", str(path), "-q", "--no-cache"]) == 0
+    assert not (tmp_path / "cache" / "neural-scores.sqlite").exists()
+    assert not (tmp_path / "cache" / "metric-stats.sqlite").exists()

@@ -13,10 +13,11 @@ only one metric model is ever loaded at a time.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,13 +89,62 @@ def release_models() -> None:
     gc.collect()
 
 
-def _scorer(config: NeuralMetricConfig, load: Any) -> Any:
+def _scorer(config: NeuralMetricConfig, model: str, load: Any) -> Any:
     key = _config_key(config)
     if key not in _loaded:
         release_models()
-        log.info("loading metric %s (%s); on a CPU this is slow", config.name, config.model)
-        _loaded[key] = load()
+        log.info("loading metric %s (%s); on a CPU this is slow", config.name, model)
+        with _named(config.name):
+            _loaded[key] = load()
     return _loaded[key]
+
+
+@contextlib.contextmanager
+def _named(metric: str) -> Iterator[None]:
+    """A missing COMET checkpoint's hint names the metric that asked for it."""
+    from harness.metrics.neural.checkpoint import (
+        CheckpointNotFoundError,
+        checkpoint_hint,
+        missing_error,
+    )
+
+    try:
+        yield
+    except CheckpointNotFoundError as e:
+        if e.what != "metric checkpoint":
+            raise
+        raise missing_error(e.what, e.name, checkpoint_hint(e.name, metric)) from e
+
+
+def _comet_check(name: str):
+    def check(config: MetricConfig) -> None:
+        """Before anything is translated: a local checkpoint folder has the COMET layout; a
+        hub checkpoint is in the local cache when the hub may not be asked (offline)."""
+        from harness.hub import offline_requested
+        from harness.metrics.neural import DEFAULT_CHECKPOINTS
+        from harness.metrics.neural.checkpoint import _snapshot, check_layout, looks_like_path
+
+        assert isinstance(config, NeuralMetricConfig)
+        model = config.model or DEFAULT_CHECKPOINTS[name]
+        with _named(config.name):
+            if looks_like_path(model):
+                check_layout(Path(model).expanduser(), model)
+            elif offline_requested():
+                _snapshot(model, config.revision)
+
+    return check
+
+
+def _metricx_check(config: MetricConfig) -> None:
+    """Before anything is translated: the model and tokenizer folders exist, or are in the
+    local cache when the hub may not be asked."""
+    from harness.metrics.neural.metricx import DEFAULT_MODEL, DEFAULT_TOKENIZER, MetricXSettings
+    from harness.metrics.neural.metricx_load import _resolve
+
+    assert isinstance(config, MetricXConfig)
+    settings = MetricXSettings(model=config.model or DEFAULT_MODEL, revision=config.revision)
+    _resolve(settings.model, settings.revision, settings, "model")
+    _resolve(config.tokenizer or DEFAULT_TOKENIZER, None, settings, "tokenizer")
 
 
 def _first_references(inputs: MetricInputs, needed: bool, name: str) -> list[str] | None:
@@ -135,6 +185,7 @@ def _comet_extract(name: str, reference: str):
                 return done  # every segment cached: the model is not loaded
         scorer = _scorer(
             config,
+            model,
             lambda: load_comet(
                 model,
                 config.revision,
@@ -213,6 +264,7 @@ def _metricx_extract(config: MetricConfig, inputs: MetricInputs) -> Extracted:
             return Extracted(segment_stats(scores), facts["signature"][mode])
     scorer = _scorer(
         config,
+        config.model or DEFAULT_MODEL,
         lambda: load_metricx(
             config.model or DEFAULT_MODEL,
             config.revision,
@@ -305,6 +357,7 @@ COMET = _spec(
     _comet_extract("comet", "required"),
     higher_is_better=True,
     config_class=NeuralMetricConfig,
+    check=_comet_check("comet"),
     description="COMET (default Unbabel/wmt22-comet-da), re-implemented on transformers",
     decimals=4,  # a 0-1 scale, printed with 4 decimals as unbabel-comet does
 )
@@ -315,6 +368,7 @@ COMETKIWI = _spec(
     higher_is_better=True,
     reference="none",
     config_class=NeuralMetricConfig,
+    check=_comet_check("cometkiwi"),
     description="CometKiwi quality estimation (default Unbabel/wmt22-cometkiwi-da), no reference",
     decimals=4,
 )
@@ -325,6 +379,7 @@ XCOMET = _spec(
     higher_is_better=True,
     reference="optional",
     config_class=NeuralMetricConfig,
+    check=_comet_check("xcomet"),
     description="xCOMET (default Unbabel/XCOMET-XL) with error spans",
     decimals=4,
 )
@@ -335,6 +390,7 @@ METRICX = _spec(
     higher_is_better=False,
     reference="optional",
     config_class=MetricXConfig,
+    check=_metricx_check,
     description="MetricX-24 (default google/metricx-24-hybrid-large-v2p6), 0-25, lower is better",
     decimals=2,
 )

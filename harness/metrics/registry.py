@@ -92,6 +92,9 @@ class MetricSpec:
     kind: Literal["string", "neural"] = "string"
     description: str = ""
     decimals: int = 1  # what tables show: 1 for 0-100 scales, more for COMET's 0-1
+    # Raises MetricError, in seconds and before anything is translated, when the metric cannot
+    # run here (a checkpoint folder that is not there, one not cached while offline).
+    check: Callable[[MetricConfig], None] | None = None
     # Everything besides the scored text that decides the statistics (a signature, a
     # checkpoint's pin), as JSON-able data; it keys the statistics cache
     # (:mod:`harness.metrics.stats_cache`). None: this metric's statistics are never cached.

@@ -65,7 +65,14 @@ CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 class CheckpointNotFoundError(MetricError):
-    """A metric checkpoint (or its encoder) is neither local nor cached, and the hub is away."""
+    """A metric checkpoint (or its encoder) is neither local nor cached, and the hub is away.
+
+    ``what`` and ``name`` say which ("metric checkpoint", its hub id), so that the caller that
+    knows the metric's config name can say how to point that metric at a local copy."""
+
+    def __init__(self, message: str, what: str = "", name: str = "") -> None:
+        super().__init__(message)
+        self.what, self.name = what, name
 
 
 @dataclass(frozen=True)
@@ -89,15 +96,19 @@ def looks_like_path(model: str) -> bool:
 
 def missing_error(what: str, name: str, hint: str) -> CheckpointNotFoundError:
     return CheckpointNotFoundError(
-        f"{what} '{name}' is not in the local Hugging Face cache and the hub is unreachable\n{hint}"
+        f"{what} '{name}' is not in the local Hugging Face cache and the hub is unreachable"
+        f"\n{hint}",
+        what,
+        name,
     )
 
 
-def _checkpoint_hint(name: str) -> str:
+def checkpoint_hint(name: str, metric: str = "comet") -> str:
+    """How to point ``metric`` (its config name) at a local copy of checkpoint ``name``."""
     return (
         f"point the metric at a local copy of '{name}': in the config "
-        "`metrics: [{name: comet, model: /path/to/folder}]` (hparams.yaml beside "
-        "checkpoints/model.ckpt), on the command line --metrics comet=/path/to/folder"
+        f"`metrics: [{{name: {metric}, model: /path/to/folder}}]` (hparams.yaml beside "
+        f"checkpoints/model.ckpt), on the command line --metrics {metric}=/path/to/folder"
     )
 
 
@@ -143,7 +154,7 @@ def _snapshot(model: str, revision: str | None) -> Path:
         ) from e
     except (OSError, ValueError) as e:
         if is_unreachable(e):
-            raise missing_error("metric checkpoint", model, _checkpoint_hint(model)) from e
+            raise missing_error("metric checkpoint", model, checkpoint_hint(model)) from e
         raise MetricError(f"could not download metric checkpoint '{model}': {e}") from e
     return Path(path)
 
