@@ -193,6 +193,22 @@ def test_fully_cached_rerun_with_neural_metrics_loads_no_model(tmp_path, metricx
     assert _leaf_scores(run) == before
 
 
+def _one_model_config(tmp_path: Path, metrics: list) -> Path:
+    """The trained tiny Marian model on the built-in sample, with these metrics."""
+    config = {
+        "name": "one",
+        "output_dir": str(tmp_path / "runs"),
+        "cache_dir": str(tmp_path / "cache"),
+        "datasets": ["itu-wtisd-2021"],
+        "models": [{"name": "m", "model": str(TRAINED), "max_new_tokens": 8}],
+        "metrics": metrics,
+        "statistics": {"bootstrap_resamples": 10},
+    }
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
 def test_a_missing_metric_checkpoint_stops_the_run_before_any_translation(
     tmp_path, capsys, monkeypatch
 ):
@@ -204,16 +220,7 @@ def test_a_missing_metric_checkpoint_stops_the_run_before_any_translation(
         ("cometkiwi", "--metrics cometkiwi=/path/to/folder"),
         ({"name": "xcomet", "model": str(NEURAL / "comet-tiny" / "encoder")}, "hparams.yaml"),
     ):
-        config = {
-            "name": "early",
-            "output_dir": str(tmp_path / "runs"),
-            "cache_dir": str(tmp_path / "cache"),
-            "datasets": ["itu-wtisd-2021"],
-            "models": [{"name": "m", "model": str(TRAINED), "max_new_tokens": 8}],
-            "metrics": ["bleu", metric],
-        }
-        path = tmp_path / "c.yaml"
-        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        path = _one_model_config(tmp_path, ["bleu", metric])
         assert main(["run", str(path), "-q"]) == 2
         err = capsys.readouterr().err
         assert expected in err, err
@@ -225,17 +232,7 @@ def test_a_missing_metric_checkpoint_stops_the_run_before_any_translation(
 
 
 def test_no_cache_computes_neural_scores_again(tmp_path, capsys):
-    config = {
-        "name": "nocache",
-        "output_dir": str(tmp_path / "runs"),
-        "cache_dir": str(tmp_path / "cache"),
-        "datasets": ["itu-wtisd-2021"],
-        "models": [{"name": "m", "model": str(TRAINED), "max_new_tokens": 8}],
-        "metrics": [{"name": "comet", "model": str(NEURAL / "comet-tiny")}],
-        "statistics": {"bootstrap_resamples": 10},
-    }
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    path = _one_model_config(tmp_path, [{"name": "comet", "model": str(NEURAL / "comet-tiny")}])
     assert main(["run", str(path), "-q", "--no-cache"]) == 0
     assert not (tmp_path / "cache" / "neural-scores.sqlite").exists()
     assert not (tmp_path / "cache" / "metric-stats.sqlite").exists()
