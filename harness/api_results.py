@@ -56,9 +56,9 @@ class MetricScore:
         return self.score
 
     def __str__(self) -> str:
-        from harness.report.tables import metric_decimals
+        from harness.metrics.registry import get_metric
 
-        digits = max(2, metric_decimals(self.metric))
+        digits = max(2, get_metric(self.metric).decimals)
         spread = "" if self.plus_minus is None else f" ± {self.plus_minus:.{max(1, digits - 1)}f}"
         return f"{self.name} = {self.score:.{digits}f}{spread}"
 

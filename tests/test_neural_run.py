@@ -26,32 +26,41 @@ def metricx_model(tmp_path_factory) -> Path:
     return out
 
 
-def _config(tmp_path: Path, metricx_model: Path) -> Path:
+def _write_config(tmp_path: Path, models: list, metrics: list, statistics: dict) -> Path:
+    """A run of ``models`` on the built-in sample, folders under ``tmp_path``."""
     config = {
         "name": "neural",
         "output_dir": str(tmp_path / "runs"),
         "cache_dir": str(tmp_path / "cache"),
         "datasets": ["itu-wtisd-2021"],
-        "models": [
-            {"name": "greedy", "model": str(TRAINED), "max_new_tokens": 32},
-            {"name": "beam", "model": str(TRAINED), "max_new_tokens": 32, "num_beams": 2},
-        ],
-        "metrics": [
-            "bleu",
-            "chrf",
-            {"name": "comet", "model": str(NEURAL / "comet-tiny")},
-            {"name": "xcomet", "model": str(NEURAL / "xcomet-tiny")},
-            {
-                "name": "metricx",
-                "model": str(metricx_model),
-                "tokenizer": str(NEURAL / "metricx" / "tokenizer"),
-            },
-        ],
-        "statistics": {"bootstrap_resamples": 100, "baseline": "greedy"},
+        "models": models,
+        "metrics": metrics,
+        "statistics": statistics,
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
+
+
+def _config(tmp_path: Path, metricx_model: Path) -> Path:
+    models = [
+        {"name": "greedy", "model": str(TRAINED), "max_new_tokens": 32},
+        {"name": "beam", "model": str(TRAINED), "max_new_tokens": 32, "num_beams": 2},
+    ]
+    metrics = [
+        "bleu",
+        "chrf",
+        {"name": "comet", "model": str(NEURAL / "comet-tiny")},
+        {"name": "xcomet", "model": str(NEURAL / "xcomet-tiny")},
+        {
+            "name": "metricx",
+            "model": str(metricx_model),
+            "tokenizer": str(NEURAL / "metricx" / "tokenizer"),
+        },
+    ]
+    return _write_config(
+        tmp_path, models, metrics, {"bootstrap_resamples": 100, "baseline": "greedy"}
+    )
 
 
 def test_run_writes_neural_scores_with_intervals_significance_tables_and_report(
@@ -195,18 +204,8 @@ def test_fully_cached_rerun_with_neural_metrics_loads_no_model(tmp_path, metricx
 
 def _one_model_config(tmp_path: Path, metrics: list) -> Path:
     """The trained tiny Marian model on the built-in sample, with these metrics."""
-    config = {
-        "name": "one",
-        "output_dir": str(tmp_path / "runs"),
-        "cache_dir": str(tmp_path / "cache"),
-        "datasets": ["itu-wtisd-2021"],
-        "models": [{"name": "m", "model": str(TRAINED), "max_new_tokens": 8}],
-        "metrics": metrics,
-        "statistics": {"bootstrap_resamples": 10},
-    }
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    return path
+    model = {"name": "m", "model": str(TRAINED), "max_new_tokens": 8}
+    return _write_config(tmp_path, [model], metrics, {"bootstrap_resamples": 10})
 
 
 def test_a_missing_metric_checkpoint_stops_the_run_before_any_translation(

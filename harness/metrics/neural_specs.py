@@ -122,15 +122,13 @@ def _comet_check(name: str):
         hub checkpoint is in the local cache when the hub may not be asked (offline)."""
         from harness.hub import offline_requested
         from harness.metrics.neural import DEFAULT_CHECKPOINTS
-        from harness.metrics.neural.checkpoint import _snapshot, check_layout, looks_like_path
+        from harness.metrics.neural.checkpoint import locate, looks_like_path
 
         assert isinstance(config, NeuralMetricConfig)
         model = config.model or DEFAULT_CHECKPOINTS[name]
-        with _named(config.name):
-            if looks_like_path(model):
-                check_layout(Path(model).expanduser(), model)
-            elif offline_requested():
-                _snapshot(model, config.revision)
+        if looks_like_path(model) or offline_requested():  # online, the hub may fetch it later
+            with _named(config.name):
+                locate(model, config.revision)
 
     return check
 
@@ -138,13 +136,23 @@ def _comet_check(name: str):
 def _metricx_check(config: MetricConfig) -> None:
     """Before anything is translated: the model and tokenizer folders exist, or are in the
     local cache when the hub may not be asked."""
+    from harness.metrics.neural.metricx_load import resolve_sources
+
+    resolve_sources(_metricx_settings(config))
+
+
+def _metricx_settings(config: MetricConfig) -> Any:
     from harness.metrics.neural.metricx import DEFAULT_MODEL, DEFAULT_TOKENIZER, MetricXSettings
-    from harness.metrics.neural.metricx_load import _resolve
 
     assert isinstance(config, MetricXConfig)
-    settings = MetricXSettings(model=config.model or DEFAULT_MODEL, revision=config.revision)
-    _resolve(settings.model, settings.revision, settings, "model")
-    _resolve(config.tokenizer or DEFAULT_TOKENIZER, None, settings, "tokenizer")
+    return MetricXSettings(
+        model=config.model or DEFAULT_MODEL,
+        revision=config.revision,
+        tokenizer=config.tokenizer or DEFAULT_TOKENIZER,
+        device=config.device,
+        dtype=config.dtype,
+        batch_size=config.batch_size,
+    )
 
 
 def _first_references(inputs: MetricInputs, needed: bool, name: str) -> list[str] | None:
@@ -246,15 +254,15 @@ def _comet_from_cache(
 
 
 def _metricx_extract(config: MetricConfig, inputs: MetricInputs) -> Extracted:
-    from harness.metrics.neural.metricx import DEFAULT_MODEL, DEFAULT_TOKENIZER, load_metricx
+    from harness.metrics.neural.metricx import MetricXScorer
     from harness.metrics.neural.remembered import metricx_pin, pin_key
 
-    assert isinstance(config, MetricXConfig)
+    settings = _metricx_settings(config)
     refs = _first_references(inputs, False, "metricx")
     mode = "qe" if refs is None else "ref"
     sources, hyps = _sources(inputs, "metricx"), list(inputs.hypotheses)
     cache = _segment_cache(inputs)
-    pin = None if cache is None else pin_key(metricx_pin(config))
+    pin = None if cache is None else pin_key(metricx_pin(config, settings))
     facts = None if pin is None else cache.get_facts(pin)
     if facts is not None:
         keys = _score_keys(facts["identity"][mode], sources, hyps, refs)
@@ -262,18 +270,7 @@ def _metricx_extract(config: MetricConfig, inputs: MetricInputs) -> Extracted:
         if all(k in hits for k in keys):  # the model is not loaded
             scores = [float(hits[k]["score"]) for k in keys]
             return Extracted(segment_stats(scores), facts["signature"][mode])
-    scorer = _scorer(
-        config,
-        config.model or DEFAULT_MODEL,
-        lambda: load_metricx(
-            config.model or DEFAULT_MODEL,
-            config.revision,
-            tokenizer=config.tokenizer or DEFAULT_TOKENIZER,
-            device=config.device,
-            dtype=config.dtype,
-            batch_size=config.batch_size,
-        ),
-    )
+    scorer = _scorer(config, settings.model, lambda: MetricXScorer.load(settings))
     if pin is not None:
         modes = ("ref", "qe")
         cache.put_facts(

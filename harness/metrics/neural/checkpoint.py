@@ -116,17 +116,25 @@ def resolve_folder(
     model: str, revision: str | None, base_dir: Path | None = None
 ) -> tuple[Path, str, str]:
     """(folder, kind, revision) for a hub id or a local folder; downloads only what is needed."""
+    folder, kind = locate(model, revision, base_dir)
+    if kind == "hub":
+        return folder, kind, folder.name
+    if revision is not None:
+        log.warning("metric model %s: revision %r ignored for a local folder", model, revision)
+    return folder, kind, fingerprint([folder / HPARAMS, folder / CKPT])
+
+
+def locate(model: str, revision: str | None, base_dir: Path | None = None) -> tuple[Path, str]:
+    """(folder, "local" or "hub") of a checkpoint laid out as COMET's, nothing hashed or read."""
     if looks_like_path(model):
         folder = Path(os.path.expanduser(model))
         if not folder.is_absolute() and base_dir is not None:
             folder = base_dir / folder
         check_layout(folder, model)
-        if revision is not None:
-            log.warning("metric model %s: revision %r ignored for a local folder", model, revision)
-        return folder, "local", fingerprint([folder / HPARAMS, folder / CKPT])
+        return folder, "local"
     folder = _snapshot(model, revision)
     check_layout(folder, model)
-    return folder, "hub", folder.name
+    return folder, "hub"
 
 
 def _snapshot(model: str, revision: str | None) -> Path:

@@ -151,6 +151,15 @@ def _load_tokenizer(settings: MetricXSettings) -> tuple[Any, str]:
     return tokenizer, _refreshed_revision(source)
 
 
+def resolve_sources(settings: MetricXSettings) -> tuple[Any, Any]:
+    """Checkpoint and tokenizer as found (local folder, hub cache), neither loaded; raises
+    when offline and one is not cached."""
+    return (
+        _resolve(settings.model, settings.revision, settings, "checkpoint"),
+        _resolve(settings.tokenizer, settings.tokenizer_revision, settings, "tokenizer"),
+    )
+
+
 def _resolve(name: str, revision: str | None, settings: MetricXSettings, what: str) -> Any:
     """A :class:`~harness.translators.loading.ModelSource`; fails fast when offline and absent."""
     from harness.hub import offline_reason, offline_requested

@@ -62,27 +62,17 @@ def _stamp(path: Path) -> list[Any]:
 
 def comet_pin(config: Any, model: str) -> dict[str, Any] | None:
     """The pin of a COMET-family scorer (see the module docstring), or None."""
-    from harness.metrics.neural.checkpoint import (
-        CKPT,
-        HPARAMS,
-        _snapshot,
-        check_layout,
-        looks_like_path,
-        read_hparams,
-    )
+    from harness.metrics.neural.checkpoint import CKPT, HPARAMS, locate, read_hparams
     from harness.metrics.neural.encoder import resolve_encoder
 
     runtime = _runtime(config)
     if runtime is None:
         return None
     try:
-        if looks_like_path(model):
-            folder = Path(model).expanduser()
-            check_layout(folder, model)
-            files = [_stamp(folder / HPARAMS), _stamp(folder / CKPT)]
-        else:
-            folder = _snapshot(model, config.revision)
-            files = [folder.name]
+        folder, kind = locate(model, config.revision)
+        files = (
+            [_stamp(folder / HPARAMS), _stamp(folder / CKPT)] if kind == "local" else [folder.name]
+        )
         encoder_name = read_hparams(folder).get("pretrained_model")
         if not encoder_name:
             return None  # named only inside the checkpoint, which only torch reads
@@ -97,18 +87,16 @@ def comet_pin(config: Any, model: str) -> dict[str, Any] | None:
     }
 
 
-def metricx_pin(config: Any) -> dict[str, Any] | None:
-    """The pin of a MetricX scorer: model and tokenizer as resolved on disk, or None."""
-    from harness.metrics.neural.metricx import DEFAULT_MODEL, DEFAULT_TOKENIZER, MetricXSettings
-    from harness.metrics.neural.metricx_load import _resolve
+def metricx_pin(config: Any, settings: Any) -> dict[str, Any] | None:
+    """The pin of a MetricX scorer (``settings`` made from ``config``): model and tokenizer as
+    resolved on disk, or None."""
+    from harness.metrics.neural.metricx_load import resolve_sources
 
     runtime = _runtime(config)
     if runtime is None:
         return None
-    settings = MetricXSettings(model=config.model or DEFAULT_MODEL, revision=config.revision)
     try:
-        model = _resolve(settings.model, settings.revision, settings, "model")
-        tokenizer = _resolve(config.tokenizer or DEFAULT_TOKENIZER, None, settings, "tokenizer")
+        model, tokenizer = resolve_sources(settings)
     except (HarnessError, OSError):
         return None
     if "unresolved" in (model.revision, tokenizer.revision):
