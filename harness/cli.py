@@ -7,6 +7,7 @@ Exit codes: 0 success, 2 a user-facing error (bad config, data, missing model, .
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -392,4 +393,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def main_entry() -> None:
-    sys.exit(main())
+    # A run allocates many long-lived objects (config models, segments, statistics) and few
+    # cycles: the default threshold (700) sweeps them about 160 times in a cached rerun, a
+    # tenth of its time (mypy raises it for the same reason). Freezing what is left before
+    # exit keeps the interpreter from sweeping it once more on the way out (another 35 ms);
+    # every file is closed by then, so nothing waits on a finalizer.
+    gc.set_threshold(_GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
+_GC_YOUNG_THRESHOLD = 50_000

@@ -44,6 +44,7 @@ from harness.distributed import (
     deal_by_length,
     gather_chunked,
     init_process_group,
+    leave_process_group,
 )
 from harness.errors import ConfigError, HarnessError
 from harness.runner import (
@@ -114,6 +115,7 @@ def run_distributed(resolved: ResolvedConfig, options: RunOptions, rank: Rank) -
     finally:
         if run.cache is not None:
             run.cache.close()
+        leave_process_group()
 
 
 class _Run:

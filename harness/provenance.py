@@ -6,11 +6,11 @@ import functools
 import platform
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import harness
+from harness.versions import installed_version
 
 PACKAGES = (
     "torch",
@@ -32,35 +32,29 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]
     return dict(_package_versions(names))
 
 
-@functools.cache
 def _package_versions(names: tuple[str, ...]) -> dict[str, str | None]:
-    # Each lookup scans sys.path (tens of ms); packages do not change under a running process.
-    out: dict[str, str | None] = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+    return {name: installed_version(name) for name in names}
 
 
 @functools.cache
 def harness_git_commit() -> str | None:
-    """The commit of the harness checkout, when it runs from one (editable installs); asked
-    once per process (two git calls), not once per results file."""
+    """The commit of the harness checkout, when it runs from one (editable installs), with
+    ``-dirty`` when tracked files differ from it; asked once per process, in one git call
+    (porcelain v2 names the commit in its ``# branch.oid`` header), not once per results file."""
     root = Path(harness.__file__).resolve().parent.parent
     if not (root / ".git").exists():
         return None
     try:
         out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            [
+                "git",
+                "-C",
+                str(root),
+                "status",
+                "--porcelain=v2",
+                "--branch",
+                "--untracked-files=no",
+            ],
             capture_output=True,
             text=True,
             timeout=5,
@@ -68,7 +62,12 @@ def harness_git_commit() -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    lines = out.stdout.splitlines()
+    commit = next((line.split()[2] for line in lines if line.startswith("# branch.oid ")), None)
+    if commit is None or commit == "(initial)":  # a repository with no commit yet
+        return None
+    dirty = any(not line.startswith("#") for line in lines)
+    return commit + ("-dirty" if dirty else "")
 
 
 def environment() -> dict[str, Any]:

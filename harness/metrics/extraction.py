@@ -19,7 +19,14 @@ import numpy as np
 from harness.errors import MetricError
 from harness.metrics.parallel import Job, extract_jobs
 from harness.metrics.registry import Extracted, MetricConfig, MetricInputs, get_metric
-from harness.metrics.stats_cache import FORMAT, MetricEntry, StatsCache, item_key, metric_key
+from harness.metrics.stats_cache import (
+    FORMAT,
+    MetricEntry,
+    StatsCache,
+    item_key,
+    metric_key,
+    remembered_key,
+)
 
 
 @dataclass(frozen=True)
@@ -151,9 +158,14 @@ def _assemble(plan: _Plan, fresh: Extracted | None, cache: StatsCache | None) ->
     blob = b"".join(rows[item] for item in plan.items)
     stats = np.frombuffer(blob, dtype=dtype).reshape(len(plan.items), width).copy()
     spec = get_metric(plan.request.config.name)
-    signature = (
-        entry.signature
-        if spec.signature is None
-        else spec.signature(plan.request.config, plan.request.inputs)
-    )
+    if spec.signature is None:
+        return Extracted(stats, entry.signature)
+    # A signature is the metric's (its key) on a corpus (the items, in order): remembered, so
+    # a rerun on the same text need not build the metric (for sacrebleu's: import it) again.
+    assert cache is not None
+    key = remembered_key("signature", [plan.key], [b"".join(plan.items)])
+    signature = cache.recall(key)
+    if not isinstance(signature, str):
+        signature = spec.signature(plan.request.config, plan.request.inputs)
+        cache.remember(key, signature)
     return Extracted(stats, signature)

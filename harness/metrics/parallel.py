@@ -17,17 +17,19 @@ The worker count is :func:`set_workers` (the CLI's ``--workers``), else ``HARNES
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from harness.errors import ConfigError, MetricError
 from harness.metrics.registry import Extracted, MetricConfig, MetricInputs, get_metric
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +143,8 @@ def _in_pool(jobs: Sequence[tuple[int, Job]], workers: int, work: int) -> dict[i
     # result: map() yields in task order and each chunk goes back to its place below.
     parts: dict[int, list[np.ndarray]] = {index: [] for index, _ in jobs}
     signatures: dict[int, str] = {}
+    from concurrent.futures import ProcessPoolExecutor  # here: a cached rerun starts no pool
+
     with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_context()) as pool:
         for index, stats, signature in pool.map(_run_task, tasks):
             parts[index].append(stats)
@@ -158,10 +162,12 @@ def _in_pool(jobs: Sequence[tuple[int, Job]], workers: int, work: int) -> dict[i
     return out
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> BaseContext:
     """``fork`` (workers start in milliseconds) unless this process runs threads of its own
     that a forked child could inherit mid-lock (torch's and CTranslate2's thread pools); then
     ``forkserver``, whose server is a fresh, single-threaded process."""
+    import multiprocessing
+
     methods = multiprocessing.get_all_start_methods()
     heavy = any(name in sys.modules for name in ("torch", "ctranslate2"))
     if "fork" in methods and not heavy:

@@ -9,6 +9,11 @@ A row is one segment's statistics for one metric, keyed by
 * the **item key**: a sha256 over the scored hypothesis, its references and (for metrics that
   read it) its source.
 
+Beside the rows, ``text_flags`` keeps the validity checks' text flags, and ``remembered``
+what was computed from whole statistics arrays (corpus scores, bootstrap intervals, a corpus's
+signature), keyed by a hash of everything that decides it (:func:`remembered_key`): a rerun on
+the same statistics computes none of it, and never imports sacrebleu.
+
 The bytes stored are the row's own (``ndarray.tobytes()``) and the dtype is stored with the
 metric, so a cached row reads back byte-identical to a fresh extraction: int64 counts for BLEU
 and chrF, float64 for TER.
@@ -55,6 +60,10 @@ CREATE TABLE IF NOT EXISTS text_flags (
     item_key BLOB PRIMARY KEY,
     flags TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS remembered (
+    key BLOB PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -76,6 +85,16 @@ def item_key(hypothesis: str, references: Sequence[str] | None, source: str | No
     """sha256 over one segment's scored text (JSON: unambiguous whatever the text holds)."""
     blob = json.dumps([hypothesis, None if references is None else list(references), source])
     return hashlib.sha256(blob.encode()).digest()
+
+
+def remembered_key(kind: str, parts: Any, blobs: Iterable[bytes] = ()) -> bytes:
+    """sha256 over what decides a remembered value: its kind, JSON ``parts`` (names,
+    signatures, settings, versions) and raw ``blobs`` (statistics bytes)."""
+    digest = hashlib.sha256(json.dumps([FORMAT, kind, parts], sort_keys=True).encode())
+    for blob in blobs:
+        digest.update(len(blob).to_bytes(8, "little"))  # unambiguous boundaries
+        digest.update(blob)
+    return digest.digest()
 
 
 class StatsCache:
@@ -166,6 +185,16 @@ class StatsCache:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def recall(self, key: bytes) -> Any | None:
+        """The JSON value remembered under ``key`` (see :func:`remembered_key`), or None."""
+        row = self._db.execute("SELECT value FROM remembered WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def remember(self, key: bytes, value: Any) -> None:
+        # Floats go through JSON as repr, which reads back to the same double.
+        blob = json.dumps(value, ensure_ascii=False, allow_nan=True)
+        self._db.execute("INSERT OR IGNORE INTO remembered VALUES (?, ?)", (key, blob))
 
     def forget(self, key: str) -> None:
         """Drop a metric key's rows (its stored dtype or shape no longer fits)."""

@@ -20,6 +20,8 @@ from harness.metrics.registry import (
     MetricInputs,
     MetricSpec,
 )
+from harness.metrics.sacre import SACRE_RECIPES
+from harness.versions import installed_version
 
 
 def _extractor(name: str):
@@ -57,9 +59,11 @@ def _details(name: str, score: Any) -> dict[str, Any]:
 
 def _identity(name: str):
     def identity(config: MetricConfig) -> dict[str, Any]:
-        # sacrebleu's signature names every option and its own version: the whole recipe
-        # (its nrefs is a property of the corpus, not of a segment's row).
-        return {"signature": sacre_stats.signature_of(name)}
+        # sacrebleu's version and the metric's constructor arguments: the whole recipe, and
+        # what its signature is made from (nrefs aside: a property of the corpus, not of a
+        # segment's row). Read without importing sacrebleu, so a cached rerun never does.
+        class_name, options = SACRE_RECIPES[name]
+        return {"sacrebleu": installed_version("sacrebleu"), "class": class_name, **options}
 
     return identity
 

@@ -23,7 +23,6 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 from harness.errors import ConfigError
@@ -46,6 +45,7 @@ from harness.translators.openai_limits import (
     backoff_s,
     classify,
 )
+from harness.versions import version_or_absent
 
 log = logging.getLogger(__name__)
 
@@ -411,7 +411,4 @@ def _count(value: Any) -> int:
 
 
 def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "absent"
+    return version_or_absent(name)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 from harness.errors import TranslatorError
+from harness.versions import version_or_absent
 
 log = logging.getLogger(__name__)
 
@@ -18,13 +18,7 @@ _VERSIONED = ("torch", "transformers", "tokenizers", "sentencepiece", "sacremose
 
 def package_versions(names: Sequence[str] = _VERSIONED) -> dict[str, str]:
     """Installed versions of ``names`` (``"absent"`` for those not installed)."""
-    out = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
+    return {name: version_or_absent(name) for name in names}
 
 
 def resolve_device(device: str, where: str) -> str:

