@@ -252,7 +252,7 @@ _IMPORTS = """
 import json, sys
 from harness.cli import main
 code = main(["run", sys.argv[1], "-q"])
-heavy = [m for m in ("torch", "transformers", "ctranslate2", "datasets") if m in sys.modules]
+heavy = [m for m in ("torch", "transformers", "ctranslate2", "datasets", "sacrebleu") if m in sys.modules]
 print(json.dumps({"code": code, "heavy": heavy}))
 """
 
@@ -272,7 +272,7 @@ def first_and_rerun(label: str, config: Path, factor: float) -> None:
         ratio >= factor,
     )
     report(
-        f"{label}: cached rerun imports no torch/transformers/ctranslate2",
+        f"{label}: cached rerun imports no torch/transformers/ctranslate2/sacrebleu",
         f"heavy modules imported: {heavy['heavy']}",
         heavy["heavy"] == [],
     )
