@@ -252,7 +252,8 @@ _IMPORTS = """
 import json, sys
 from harness.cli import main
 code = main(["run", sys.argv[1], "-q"])
-heavy = [m for m in ("torch", "transformers", "ctranslate2", "datasets", "sacrebleu") if m in sys.modules]
+names = ("torch", "transformers", "ctranslate2", "datasets", "sacrebleu")
+heavy = [m for m in names if m in sys.modules]
 print(json.dumps({"code": code, "heavy": heavy}))
 """
 
