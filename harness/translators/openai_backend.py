@@ -389,7 +389,7 @@ class OpenAITranslator:
             "price_per_million_tokens": (
                 cfg.price_per_million_tokens.model_dump() if cfg.price_per_million_tokens else None
             ),
-            "versions": {"openai": _version("openai")},
+            "versions": {"openai": version_or_absent("openai")},
             "throughput": (
                 self.last_stats.to_json(cfg.price_per_million_tokens) if self.last_stats else None
             ),
@@ -408,7 +408,3 @@ class OpenAITranslator:
 
 def _count(value: Any) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
-
-
-def _version(name: str) -> str:
-    return version_or_absent(name)

@@ -44,12 +44,8 @@ def _runtime(config: Any) -> dict[str, Any] | None:
     dtype = "float32" if config.dtype == "auto" else config.dtype
     import harness
 
-    versions = {name: _version(name) for name in ("torch", "transformers", "tokenizers")}
+    versions = {name: version_or_absent(name) for name in ("torch", "transformers", "tokenizers")}
     return {"device": kind, "dtype": dtype, "harness": harness.__version__, **versions}
-
-
-def _version(name: str) -> str:
-    return version_or_absent(name)
 
 
 def _stamp(path: Path) -> list[Any]:
