@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+import harness
 from harness.errors import MetricError, RunFolderError
 from harness.metrics.extraction import Request, extract_all
 from harness.metrics.registry import (
@@ -371,13 +372,13 @@ def bootstrap_key(
     and the code that draws and scores them (numpy's generator, the harness)."""
     parts, blobs = _stats_parts(stats, signatures)
     settings = {"resamples": n_resamples, "seed": seed, "numpy": np.__version__}
-    return remembered_key("bootstrap", [_harness_version(), settings, parts], blobs)
+    return remembered_key("bootstrap", [harness.__version__, settings, parts], blobs)
 
 
 def corpus_score_key(name: str, stats: np.ndarray, signature: str) -> bytes:
     """What decides a corpus score: the metric, its signature and its statistics."""
     parts, blobs = _stats_parts({name: stats}, {name: signature})
-    return remembered_key("corpus_score", [_harness_version(), parts], blobs)
+    return remembered_key("corpus_score", [harness.__version__, parts], blobs)
 
 
 def _stats_parts(
@@ -389,12 +390,6 @@ def _stats_parts(
         parts.append([name, signatures[name], array.dtype.str, list(array.shape)])
         blobs.append(array.tobytes())
     return parts, blobs
-
-
-def _harness_version() -> str:
-    import harness
-
-    return harness.__version__
 
 
 def _corpus_score(
