@@ -7,7 +7,6 @@ unknown or misspelled key is a :class:`ConfigError` naming the key path and the 
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 import re
 import types
@@ -127,6 +126,8 @@ class RunConfig(StrictModel):
 def _did_you_mean(word: str, choices: Sequence[str]) -> str:
     """``; did you mean 'a'?`` for the closest choice, ignoring case (``A`` -> ``a``)."""
     folded = {c.casefold(): c for c in choices}
+    import difflib  # only for a suggestion in an error message
+
     hit = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=0.6)
     return f"; did you mean {folded[hit[0]]!r}?" if hit else ""
 
@@ -337,6 +338,8 @@ def _tag_of(model: Any) -> Any:
 
 def format_validation_error(error: ValidationError, data: dict[str, Any]) -> str:
     """One line per problem, each naming the key path, with a suggestion for misspelled keys."""
+    import difflib  # only when a config is wrong
+
     lines = []
     for item in error.errors():
         loc = [p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))]

@@ -7,7 +7,6 @@ module holds the pieces it is made of, which know nothing about models or caches
 from __future__ import annotations
 
 import os
-import pickle
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -103,6 +102,8 @@ def broadcast(obj: Any) -> Any:
 def chunks(items: Sequence[T], limit: int = CHUNK_BYTES) -> list[list[T]]:
     """``items`` cut into consecutive pieces of at most ``limit`` pickled bytes (a single
     larger item gets a piece of its own)."""
+    import pickle  # multi-process runs only
+
     out: list[list[T]] = []
     current: list[T] = []
     size = 0

@@ -449,8 +449,10 @@ def _model_metrics(
 ) -> list[dict[str, Any]]:
     """Statistics of the metrics that load a model, every leaf with one metric at a time
     (their segment scores cached in the cache folder unless --no-cache)."""
-    from harness.metrics.evaluate import extract_model_metrics, scoring_inputs
+    from harness.metrics.evaluate import extract_model_metrics, loads_a_model, scoring_inputs
 
+    if not loads_a_model(metrics):
+        return [{} for _ in pending]
     spec = resolved.config.normalize.spec()
     inputs = [
         scoring_inputs(

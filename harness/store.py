@@ -110,10 +110,13 @@ def _one_line(text: str) -> str:
     return " ".join(text.splitlines()) if ("\n" in text or "\r" in text) else text
 
 
+# json.dumps(row, ensure_ascii=False) builds an encoder per call; one row per segment.
+_ROW_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> Path:
-    return write_text_atomic(
-        path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    )
+    encode = _ROW_ENCODER.encode
+    return write_text_atomic(path, "".join(encode(row) + "\n" for row in rows))
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,8 @@ _QUOTE_HELP = {"straight": "curly quotes to ASCII \" and '", "keep": "leave quot
 
 def normalize_boundary(text: str) -> str:
     """NFC-compose ``text`` and turn exotic spaces into U+0020."""
+    if text.isascii():  # already NFC, and every exotic space is outside ASCII
+        return text
     return _EXOTIC_SPACES.sub(" ", unicodedata.normalize("NFC", text))
 
 

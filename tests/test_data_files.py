@@ -185,6 +185,32 @@ def test_fingerprint_is_sha256_over_normalized_pairs() -> None:
     assert files("nbsp.en", "ok.vi").fingerprint == data.fingerprint
 
 
+def test_fingerprint_is_one_sorted_key_json_line_per_pair() -> None:
+    """The definition results.json fingerprints were made with, written the slow way; more
+    than one hashing block of pairs, with quotes, backslashes, newlines and Vietnamese."""
+    import hashlib
+    import json
+
+    from harness.segments import Segment
+
+    rng = random.Random(7)
+    alphabet = 'aá ệ"\\\n\u00a0xyzđ'
+    segments = [
+        Segment(
+            str(i),
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))),
+            tuple(f"ref {i}.{k} {VI[k % len(VI)]}" for k in range(rng.randint(1, 3))),
+        )
+        for i in range(2500)
+    ]
+    expected = hashlib.sha256()
+    for seg in segments:
+        line = {"id": seg.id, "source": seg.source, "references": list(seg.references)}
+        expected.update(json.dumps(line, ensure_ascii=False, sort_keys=True).encode() + b"\n")
+    assert fingerprint(segments) == expected.hexdigest()
+    assert fingerprint([]) == hashlib.sha256(b"").hexdigest()
+
+
 def test_fingerprint_changes_with_one_character(tmp_path: Path) -> None:
     (tmp_path / "a.en").write_bytes((FIXTURES / "ok.en").read_bytes())
     (tmp_path / "a.vi").write_text("\n".join([VI[0], VI[1], "Cảm ơn bạn rất nhiều!"]), "utf-8")

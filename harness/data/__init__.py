@@ -8,8 +8,8 @@ for every line or row read, and provenance for results.json.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from harness.data.base import DatasetSource
 from harness.data.config import (
     BenchmarkDataset,
     DatasetConfig,
@@ -20,21 +20,12 @@ from harness.data.config import (
     default_name,
     parse_dataset_entry,
 )
-from harness.data.files import FilesSource
-from harness.data.hf import HFSource, Location
-from harness.data.interleaved import InterleavedSource
-from harness.data.registry import (
-    BENCHMARKS,
-    BenchmarkInfo,
-    build_benchmark_source,
-    list_benchmarks,
-    render_benchmark_table,
-)
-from harness.data.rows import ColumnMap
-from harness.data.table import TableSource
-from harness.data.validate import Options, finalize
 from harness.errors import DatasetError
 from harness.segments import LoadedDataset
+
+if TYPE_CHECKING:
+    from harness.data.base import DatasetSource
+    from harness.data.hf import HFSource
 
 __all__ = [
     "BenchmarkInfo",
@@ -46,6 +37,26 @@ __all__ = [
     "render_benchmark_table",
 ]
 
+# Each reader (and the benchmark registry, which imports them all) is imported when a config
+# names it: the config models import this package, and a run that reads two text files should
+# not load the readers of tables, hub data sets and IWSLT archives.
+_LAZY = {
+    "BENCHMARKS": "harness.data.registry",
+    "BenchmarkInfo": "harness.data.registry",
+    "build_benchmark_source": "harness.data.registry",
+    "list_benchmarks": "harness.data.registry",
+    "render_benchmark_table": "harness.data.registry",
+    "DatasetSource": "harness.data.base",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def _path(base_dir: Path, value: str) -> Path:
     return base_dir / Path(value).expanduser()
@@ -55,13 +66,22 @@ def build_source(cfg: DatasetConfig, base_dir: Path) -> DatasetSource:
     """The source ``cfg`` describes; relative paths are taken from ``base_dir``."""
     match cfg:
         case BenchmarkDataset():
+            from harness.data.registry import build_benchmark_source
+
             return build_benchmark_source(cfg, base_dir)
         case InterleavedDataset():
+            from harness.data.interleaved import InterleavedSource
+
             return InterleavedSource(_path(base_dir, cfg.path))
         case FilesDataset():
+            from harness.data.files import FilesSource
+
             refs = tuple(_path(base_dir, r) for r in cfg.references)
             return FilesSource(_path(base_dir, cfg.source), refs)
         case TableDataset():
+            from harness.data.rows import ColumnMap
+            from harness.data.table import TableSource
+
             columns = ColumnMap(cfg.source_column, tuple(cfg.reference_columns), cfg.id_column)
             return TableSource(_path(base_dir, cfg.path), cfg.format, columns)
         case HFDataset():
@@ -70,6 +90,9 @@ def build_source(cfg: DatasetConfig, base_dir: Path) -> DatasetSource:
 
 
 def _hf_source(cfg: HFDataset, base_dir: Path) -> HFSource:
+    from harness.data.hf import HFSource, Location
+    from harness.data.rows import ColumnMap
+
     cache = _path(base_dir, cfg.cache_dir) if cfg.cache_dir else None
     if cfg.path is not None:
         location = Location(path=_path(base_dir, cfg.path), cache_dir=cache)
@@ -93,6 +116,8 @@ def load_dataset(
     """
     if config_key is not None:
         _check_paths_exist(cfg, base_dir, config_key)
+    from harness.data.validate import Options, finalize
+
     raw = build_source(cfg, base_dir).load()
     raw.provenance = {"kind": cfg.kind, **_identity(cfg), **raw.provenance}
     options = Options(
@@ -102,14 +127,20 @@ def load_dataset(
         limit=cfg.limit,
         sample=cfg.sample,
         seed=cfg.seed,
-        expected_size=BENCHMARKS[cfg.benchmark].size if isinstance(cfg, BenchmarkDataset) else None,
+        expected_size=_benchmark(cfg).size if isinstance(cfg, BenchmarkDataset) else None,
     )
     return finalize(raw, default_name(cfg), options)
 
 
+def _benchmark(cfg: BenchmarkDataset) -> Any:
+    from harness.data.registry import BENCHMARKS
+
+    return BENCHMARKS[cfg.benchmark]
+
+
 def _identity(cfg: DatasetConfig) -> dict[str, object]:
     if isinstance(cfg, BenchmarkDataset):
-        return {"benchmark": cfg.benchmark, "benchmark_origin": BENCHMARKS[cfg.benchmark].origin}
+        return {"benchmark": cfg.benchmark, "benchmark_origin": _benchmark(cfg).origin}
     return {}
 
 

@@ -7,7 +7,6 @@ directory.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -44,6 +43,8 @@ def _known_benchmark(name: str) -> str:
 
 
 def unknown_benchmark_message(name: str) -> str:
+    import difflib  # only for a suggestion in an error message
+
     from harness.data.registry import BENCHMARKS
 
     close = difflib.get_close_matches(name, list(BENCHMARKS), n=3, cutoff=0.5)

@@ -157,21 +157,24 @@ def _clean(text: str, side: str, repairs: Counter[str]) -> str:
         text = text[1:]
         repairs["bom"] += 1
     norm = normalize_boundary(text)
-    repairs[f"nfc_or_spaces_{side}"] += norm != text
     stripped = norm.strip()
-    repairs[f"whitespace_{side}"] += stripped != norm
+    # Counted only when something changed: most texts need nothing.
+    if norm != text:
+        repairs[f"nfc_or_spaces_{side}"] += 1
+    if len(stripped) != len(norm):
+        repairs[f"whitespace_{side}"] += 1
     return stripped
 
 
 def _normalize(records: list[RawRecord], repairs: Counter[str]) -> list[RawRecord]:
-    return [
-        replace(
-            rec,
-            source=_clean(rec.source, "sources", repairs),
-            references=tuple(_clean(r, "references", repairs) for r in rec.references),
-        )
-        for rec in records
-    ]
+    out = []
+    for rec in records:
+        source = _clean(rec.source, "sources", repairs)
+        references = tuple(_clean(r, "references", repairs) for r in rec.references)
+        if source != rec.source or references != rec.references:
+            rec = replace(rec, source=source, references=references)
+        out.append(rec)
+    return out
 
 
 def _empty_part(rec: RawRecord) -> str | None:

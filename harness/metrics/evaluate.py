@@ -312,6 +312,12 @@ def scoring_inputs(
     )
 
 
+def loads_a_model(configs: Sequence[MetricConfig]) -> bool:
+    """Whether any of ``configs`` is a metric :func:`extract_model_metrics` runs (a cached
+    rerun of string metrics then prepares no text for it)."""
+    return any(get_metric(c.name).kind == "neural" for c in configs)
+
+
 def extract_model_metrics(
     configs: Sequence[MetricConfig], leaves: Sequence[MetricInputs]
 ) -> list[dict[str, Extracted]]:

@@ -13,7 +13,6 @@ metrics) uses the columns ``("score", "count")``: see :func:`mean_of_segments`.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +158,8 @@ def get_metric(name: str) -> MetricSpec:
     specs = registry()
     if key in specs:
         return specs[key]
+    import difflib  # only for a suggestion in an error message
+
     hint = difflib.get_close_matches(key, list(specs), n=1)
     extra = f"; did you mean {hint[0]!r}?" if hint else ""
     raise MetricError(f"unknown metric {name!r}{extra} (choose from {', '.join(specs)})")
