@@ -163,7 +163,7 @@ class _Run:
     def _setup(self) -> _Hello:
         try:
             resolved = self.resolved
-            self.datasets = load_datasets(resolved)
+            self.datasets = load_datasets(resolved, self.options)
             if self.rank.is_main:
                 self.cache = open_cache(resolved, self.options)
             sessions = open_sessions(resolved, self.options, self.cache, self.datasets, self.rank)

@@ -130,7 +130,7 @@ def run_evaluation(
         return run_distributed(resolved, options, rank)
     # Load (and validate) every dataset before any model: bad data fails in seconds, not after
     # an hour of translation.
-    datasets = load_datasets(resolved)
+    datasets = load_datasets(resolved, options)
     cache = open_cache(resolved, options)
     try:
         sessions = open_sessions(resolved, options, cache, datasets)
@@ -141,12 +141,17 @@ def run_evaluation(
             cache.close()
 
 
-def load_datasets(resolved: ResolvedConfig) -> list[LoadedDataset]:
+def load_datasets(
+    resolved: ResolvedConfig, options: RunOptions = RunOptions()
+) -> list[LoadedDataset]:
     from harness.data import load_dataset
+    from harness.data.memo import FOLDER
 
     config = resolved.config
+    # Datasets read from files are remembered beside the translations (--no-cache: not).
+    memo_dir = resolved.cache_dir / FOLDER if options.use_cache else None
     datasets = [
-        load_dataset(cfg, resolved.base_dir, f"datasets[{i}]")
+        load_dataset(cfg, resolved.base_dir, f"datasets[{i}]", memo_dir)
         for i, cfg in enumerate(config.datasets)
     ]
     for label, data in zip((dataset_label(c) for c in config.datasets), datasets, strict=True):

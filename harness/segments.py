@@ -63,6 +63,16 @@ class LoadReport:
             "notes": list(self.notes),
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LoadReport:
+        return cls(
+            records_in=int(data["records_in"]),
+            segments_out=int(data["segments_out"]),
+            unpaired=tuple(LoadIssue(**issue) for issue in data["unpaired"]),
+            repairs={str(k): int(v) for k, v in data["repairs"].items()},
+            notes=tuple(str(n) for n in data["notes"]),
+        )
+
 
 # What json.dumps(..., ensure_ascii=False, sort_keys=True) builds on every call, built once.
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
@@ -71,8 +81,8 @@ _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 def fingerprint(segments: Sequence[Segment]) -> str:
     """sha256 over the normalized pairs, in order: equal fingerprints mean identical test data.
 
-    Each pair is one line of sorted-key JSON; lines are hashed a block at a time (the same
-    digest as one line at a time, with a thousandth of the calls)."""
+    Each pair is one line of sorted-key JSON; lines are hashed a block at a time, which
+    gives the same digest as hashing them one by one."""
     digest = hashlib.sha256()
     encode = _CANONICAL.encode
     for start in range(0, len(segments), 1024):
@@ -94,3 +104,28 @@ class LoadedDataset:
     def fingerprint(self) -> str:
         # Asked for by the cache, the results and the report: the segments never change.
         return fingerprint(self.segments)
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything, the fingerprint included (see :meth:`from_json`)."""
+        return {
+            "name": self.name,
+            "segments": [[s.id, s.source, list(s.references)] for s in self.segments],
+            "report": self.report.to_json(),
+            "provenance": dict(self.provenance),
+            "fingerprint": self.fingerprint,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LoadedDataset:
+        """The dataset :meth:`to_json` wrote; ValueError if its segment count does not add up."""
+        segments = tuple(
+            Segment(str(id_), str(source), tuple(str(r) for r in refs))
+            for id_, source, refs in data["segments"]
+        )
+        report = LoadReport.from_json(data["report"])
+        if report.segments_out != len(segments):
+            raise ValueError(f"{len(segments)} segments, the report says {report.segments_out}")
+        loaded = cls(str(data["name"]), segments, report, dict(data["provenance"]))
+        # Written by the cached property's own computation when the dataset was loaded.
+        loaded.__dict__["fingerprint"] = str(data["fingerprint"])
+        return loaded

@@ -77,6 +77,9 @@ def test_cached_rerun_imports_no_framework(tmp_path: Path, tiny_marian: Path) ->
     assert results[1]["timing"]["cached_segments"] == 12
     # Remembered scores, intervals and signatures are the ones the first run computed.
     assert results[1]["scores"] == results[0]["scores"]
+    # The rerun read the loaded dataset from the memo: the same load report and fingerprint.
+    assert len(list((tmp_path / "cache" / "datasets").glob("*.json"))) == 1
+    assert results[1]["dataset"] == results[0]["dataset"]
 
 
 @pytest.mark.slow
@@ -111,6 +114,7 @@ def test_ctranslate2_run_after_conversion_imports_no_torch(
     assert "torch" in runs[0]["heavy"]  # the first run converted the model
     assert "ctranslate2" in runs[1]["heavy"] and "torch" not in runs[1]["heavy"]
     assert outputs[0] == outputs[1]
+    assert not (tmp_path / "cache" / "datasets").exists()  # --no-cache: no dataset memo either
 
 
 def test_score_note_extracts_only_the_changed_segments(

@@ -105,7 +105,10 @@ def _hf_source(cfg: HFDataset, base_dir: Path) -> HFSource:
 
 
 def load_dataset(
-    cfg: DatasetConfig, base_dir: Path, config_key: str | None = None
+    cfg: DatasetConfig,
+    base_dir: Path,
+    config_key: str | None = None,
+    memo_dir: Path | None = None,
 ) -> LoadedDataset:
     """Load, validate and normalize the dataset ``cfg`` names.
 
@@ -113,12 +116,24 @@ def load_dataset(
     or the column; a missing file also by its config key, e.g. ``datasets[1].references[0]``,
     when ``config_key`` is given) and :class:`~harness.errors.ConfigError` for a config that
     cannot work (e.g. a non-redistributable benchmark without ``path:``).
+
+    ``memo_dir``: where datasets read from files are remembered while those files stay as
+    they were (see :mod:`harness.data.memo`); a rerun on unchanged files reads the result.
     """
     if config_key is not None:
         _check_paths_exist(cfg, base_dir, config_key)
-    from harness.data.validate import Options, finalize
+    from harness.data.validate import Options, finalize, log_report
 
-    raw = build_source(cfg, base_dir).load()
+    source = build_source(cfg, base_dir)
+    memo = _memo(source, cfg, base_dir, memo_dir)
+    if memo is not None:
+        from harness.data.memo import recall
+
+        known = recall(*memo)
+        if known is not None:
+            log_report(known.name, known.report)
+            return known
+    raw = source.load()
     raw.provenance = {"kind": cfg.kind, **_identity(cfg), **raw.provenance}
     options = Options(
         skip_empty=cfg.skip_empty,
@@ -129,7 +144,28 @@ def load_dataset(
         seed=cfg.seed,
         expected_size=_benchmark(cfg).size if isinstance(cfg, BenchmarkDataset) else None,
     )
-    return finalize(raw, default_name(cfg), options)
+    data = finalize(raw, default_name(cfg), options)
+    if memo is not None:
+        from harness.data.memo import remember
+
+        remember(*memo, data)
+    return data
+
+
+def _memo(
+    source: DatasetSource, cfg: DatasetConfig, base_dir: Path, memo_dir: Path | None
+) -> tuple[Path, list[list[Any]]] | None:
+    """The memo entry of this dataset and its files' stamps, taken before they are read (a
+    file changed while being read then fails to match next time); None: not remembered."""
+    files = source.input_files() if memo_dir is not None else None
+    if memo_dir is None or files is None:
+        return None
+    from harness.data.memo import entry_path, file_stamps
+
+    stamps = file_stamps(files)
+    if stamps is None:
+        return None
+    return entry_path(memo_dir, cfg.model_dump(mode="json"), base_dir), stamps
 
 
 def _benchmark(cfg: BenchmarkDataset) -> Any:

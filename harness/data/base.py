@@ -52,6 +52,11 @@ class DatasetSource(Protocol):
         """Read everything; raise :class:`harness.errors.DatasetError` on unusable input."""
         ...
 
+    def input_files(self) -> tuple[Path, ...] | None:
+        """Every file :meth:`load` reads, when those files alone decide what it returns (the
+        dataset memo keys on their stamps); None when they do not (a hub data set)."""
+        ...
+
 
 def file_provenance(paths: Mapping[str, Path], digests: Mapping[str, str]) -> dict[str, Any]:
     """``{"role": {"path": ..., "sha256": ...}}`` for results.json."""

@@ -17,6 +17,9 @@ class FilesSource:
     source: Path
     references: tuple[Path, ...]
 
+    def input_files(self) -> tuple[Path, ...]:
+        return (self.source, *self.references)
+
     def load(self) -> RawLoad:
         src = read_lines(self.source)
         refs = [read_lines(p) for p in self.references]

@@ -184,6 +184,10 @@ class HFSource:
     columns: ColumnMap
     join: HFJoin | None = None
 
+    def input_files(self) -> None:
+        """None: what a hub or arrow copy holds is not a few files whose stamps say it all."""
+        return None
+
     def load(self) -> RawLoad:
         if self.join is not None:
             return self._load_joined(self.join)

@@ -121,6 +121,9 @@ class InterleavedSource:
 
     path: Path
 
+    def input_files(self) -> tuple[Path, ...]:
+        return (self.path,)
+
     def load(self) -> RawLoad:
         text = read_lines(self.path)
         pairs, issues = pair_lines(text.lines, str(self.path))

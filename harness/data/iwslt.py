@@ -14,6 +14,7 @@ reported, and undone only with ``detokenize_references``/``detokenize_source``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness.data.base import RawLoad
 from harness.data.files import FilesSource
@@ -37,6 +38,14 @@ class IwsltSource:
 
     test_set: str
     location: Location
+
+    def input_files(self) -> tuple[Path, ...] | None:
+        """The Stanford files when a local folder holds them; None for a hub copy."""
+        folder = self.location.path
+        if folder is None:
+            return None
+        en, vi = folder / f"{self.test_set}.en", folder / f"{self.test_set}.vi"
+        return (en, vi) if en.is_file() and vi.is_file() else None
 
     def load(self) -> RawLoad:
         folder = self.location.path

@@ -45,6 +45,9 @@ class TableSource:
     format: TableFormat | None
     columns: ColumnMap
 
+    def input_files(self) -> tuple[Path, ...]:
+        return (self.path,)
+
     def load(self) -> RawLoad:
         fmt = infer_format(self.path, self.format)
         text = read_lines(self.path)

@@ -80,7 +80,7 @@ def finalize(raw: RawLoad, name: str, opts: Options) -> LoadedDataset:
     }
     if subset is not None:
         provenance["fingerprint_before_subset"] = fingerprint(full)
-    _log_report(name, report)
+    log_report(name, report)
     return LoadedDataset(name=name, segments=tuple(kept), report=report, provenance=provenance)
 
 
@@ -286,7 +286,8 @@ def _subset(
     return full, None
 
 
-def _log_report(name: str, report: LoadReport) -> None:
+def log_report(name: str, report: LoadReport) -> None:
+    """What a load skipped and noticed, as log lines (also for a dataset read from the memo)."""
     if report.unpaired:
         shown = "\n  ".join(issue.describe() for issue in report.unpaired[:20])
         more = f"\n  ... and {len(report.unpaired) - 20} more" if len(report.unpaired) > 20 else ""
