@@ -205,6 +205,9 @@ def clear_stats(path: Path, metric: str | None) -> int:
     keys = [g.key for g in groups if metric is None or g.name == metric]
     if metric is not None and not keys:
         raise HarnessError(f"no cached statistics of a metric called {metric!r} in {path}")
+    from harness.metrics.stats_cache import StatsCache
+
+    StatsCache(path).close()  # a file from before a table existed gets it (leaf_scores below)
     marks = ",".join("?" * len(keys))
     return _delete(
         path,
@@ -212,6 +215,8 @@ def clear_stats(path: Path, metric: str | None) -> int:
         [
             (f"DELETE FROM segment_stats WHERE metric_key IN ({marks})", keys),
             (f"DELETE FROM metrics WHERE metric_key IN ({marks})", keys),
+            # A leaf's remembered numbers hold every metric's: they go with any of them.
+            ("DELETE FROM leaf_scores", []),
         ],
     )
 

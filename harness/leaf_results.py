@@ -14,7 +14,7 @@ from typing import Any
 
 from harness import store
 from harness.config import ResolvedConfig, slug
-from harness.metrics.registry import get_metric
+from harness.leaf_scores import LeafInputs, LeafScores, score_leaf
 from harness.metrics.stats_cache import StatsCache
 from harness.provenance import environment
 from harness.segments import LoadedDataset
@@ -42,9 +42,6 @@ def evaluate_leaf(
     shards: dict[str, Any] | None = None,
     stats_cache: StatsCache | None = None,
 ) -> LeafResult:
-    from harness.analysis import analyse_leaf
-    from harness.metrics import evaluate
-
     config = resolved.config
     session, data_name, data = leaf.session, leaf.name, leaf.data
     translation, checked, started = leaf.translation, leaf.checked, leaf.started
@@ -52,21 +49,23 @@ def evaluate_leaf(
     model_name = session.label
     leaf_dir = resolved.run_dir / slug(model_name) / slug(data_name)
     label = f"{data_name} with {model_name}"
-    references = [list(s.references) for s in data.segments]
     scoring_started = time.perf_counter()
-    evaluation = evaluate(
+    inputs = LeafInputs(
+        data.segments,
         checked.hypotheses,  # model output (post-processed if configured), not yet normalized
-        references,
-        metrics=metrics,
-        spec=config.normalize.spec(),
-        bootstrap_resamples=config.statistics.bootstrap_resamples,
-        seed=config.statistics.seed,
-        sources=[s.source for s in data.segments],
-        # Lines where no bar shows; the INFO level keeps them out of -q runs.
-        progress_label=None if session.options.progress else f"scoring {label}",
+        metrics,
+        config.normalize.spec(),
+        config.statistics.bootstrap_resamples,
+        config.statistics.seed,
+    )
+    scored = score_leaf(
+        inputs,
+        str(leaf_dir.resolve()),
+        stats_cache=stats_cache,
         cache_dir=resolved.cache_dir,
         precomputed=precomputed,
-        stats_cache=stats_cache,
+        # Lines where no bar shows; the INFO level keeps them out of -q runs.
+        progress_label=None if session.options.progress else f"scoring {label}",
     )
     scoring_seconds = time.perf_counter() - scoring_started
     # The files hold the text that was scored (NFC, plain spaces), not the raw bytes.
@@ -90,12 +89,12 @@ def evaluate_leaf(
             "load_report": data.report.to_json(),
             "provenance": dict(data.provenance),
         },
-        "normalization": evaluation.normalization_json(),
+        "normalization": scored.normalization,
         # Segment ids by flag ("truncated", "refusal", ...), from translators that flag.
         "segment_flags": _flagged_ids(data, translation.flags),
-        "scores": evaluation.to_json(),
+        "scores": scored.scores,
         "validity": checked.report.to_json(),
-        "analysis": analyse_leaf(data.segments, evaluation),
+        "analysis": scored.analysis,
         "timing": {
             **_timing(translation, shards),
             "scoring_seconds": round(scoring_seconds, 3),
@@ -112,12 +111,12 @@ def evaluate_leaf(
     # Written to a hidden folder, then renamed: a full disk leaves no half-written leaf.
     what = f"the results of {model_name} on {data_name}"
     with store.writing(what, leaf_dir), store.atomic_dir(leaf_dir) as tmp:
-        _write_leaf(tmp, data, hypotheses, evaluation, checked)
-        evaluation.save_stats(tmp / "stats.npz")
+        _write_leaf(tmp, data, hypotheses, scored, checked)
+        store.write_atomic(tmp / "stats.npz", lambda handle: handle.write(scored.stats_npz))
         store.write_json_atomic(tmp / store.RESULTS_FILE, results)
     if checked.report.summary():
         log.warning("%s on %s: %s", model_name, data_name, checked.report.summary())
-    headline = {name: record.score for name, record in evaluation.scores.items()}
+    headline = scored.headline
     log.info(
         "%s on %s: %s",
         model_name,
@@ -147,32 +146,16 @@ def _write_leaf(
     leaf_dir: Path,
     data: LoadedDataset,
     hypotheses: Sequence[str],
-    evaluation: Any,
+    scored: LeafScores,
     checked: CheckedOutputs,
 ) -> None:
     store.write_lines_atomic(leaf_dir / "hypotheses.txt", hypotheses)
-    chrf = evaluation.segment_chrf
-    # Segment scores of the model-based metrics (COMET, MetricX, ...) and their extras
-    # (xCOMET's error spans) beside chrF's.
-    extra_scores = {
-        name: values
-        for name, values in evaluation.segment_values().items()
-        if get_metric(name).kind != "string"
-    }
+    numbers = scored.segment_numbers  # chrF, model-based metrics' scores and extras
     rows = (
-        {
-            **seg.to_json(),
-            "hypothesis": hyp,
-            "chrf": round(score, 4),
-            **{name: round(values[i], 6) for name, values in extra_scores.items()},
-            **{
-                (key if len(evaluation.extras) == 1 else f"{name}_{key}"): items[i]
-                for name, extra in evaluation.extras.items()
-                for key, items in extra.items()
-            },
-            **checked.segment_fields(i, hyp),
-        }
-        for i, (seg, hyp, score) in enumerate(zip(data.segments, hypotheses, chrf, strict=True))
+        {**seg.to_json(), "hypothesis": hyp, **seg_numbers, **checked.segment_fields(i, hyp)}
+        for i, (seg, hyp, seg_numbers) in enumerate(
+            zip(data.segments, hypotheses, numbers, strict=True)
+        )
     )
     store.write_jsonl_atomic(leaf_dir / "segments.jsonl", rows)
 

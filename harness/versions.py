@@ -1,8 +1,10 @@
-"""Installed package versions, read from the distributions' metadata without importing them."""
+"""Which code made a number: installed package versions (read from the distributions'
+metadata without importing them) and digests of the harness's own source."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 from importlib import metadata
 
 
@@ -33,3 +35,20 @@ def version_or_absent(name: str) -> str:
     """:func:`installed_version`, ``"absent"`` for a package that is not installed (the
     spelling identity records use)."""
     return installed_version(name) or "absent"
+
+
+@functools.cache
+def code_digest(*patterns: str) -> str:
+    """sha256 over the source of the harness modules matching ``patterns`` (globs relative to
+    the package folder, e.g. ``"data/*.py"``): what remembers a result of that code keys on it,
+    so an edited checker or scorer makes entries of its own instead of serving old ones, with
+    no version to remember to bump."""
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent
+    files = sorted({path for pattern in patterns for path in package.glob(pattern)})
+    digest = hashlib.sha256()
+    for path in files:
+        relative = path.relative_to(package).as_posix()
+        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()

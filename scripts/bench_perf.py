@@ -253,7 +253,7 @@ _IMPORTS = """
 import json, sys
 from harness.cli import main
 code = main(["run", sys.argv[1], "-q"])
-names = ("torch", "transformers", "ctranslate2", "datasets", "sacrebleu")
+names = ("torch", "transformers", "ctranslate2", "datasets", "sacrebleu", "numpy")
 heavy = [m for m in names if m in sys.modules]
 print(json.dumps({"code": code, "heavy": heavy}))
 """
@@ -293,7 +293,7 @@ def first_and_rerun(args: argparse.Namespace, label: str, config: Path, factor: 
             ratio >= factor,
         )
     report(
-        f"{label}: cached rerun imports no torch/transformers/ctranslate2/sacrebleu",
+        f"{label}: cached rerun imports no torch/transformers/ctranslate2/sacrebleu/numpy",
         f"heavy modules imported: {heavy['heavy']}",
         heavy["heavy"] == [],
     )

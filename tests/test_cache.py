@@ -114,8 +114,11 @@ def test_cache_info_and_clear_cover_metric_statistics(tmp_path, tiny_marian, cap
     argv = ["cache", "clear", "--cache-dir", str(cache_dir), "--metric-stats"]
     assert main([*argv, "--metric", "nope"]) == 2
     assert "no cached statistics of a metric called 'nope'" in capsys.readouterr().err
+    leaves = _leaf_rows(cache_dir)
+    assert leaves == 1  # the run's one leaf, remembered
     assert main([*argv, "--metric", names[0]]) == 0
     assert "deleted 5 cached statistics row(s)" in capsys.readouterr().out
+    assert _leaf_rows(cache_dir) == 0  # its numbers held that metric's: gone with it
     assert main(argv) == 0
     assert f"deleted {5 * (len(names) - 1)} cached" in capsys.readouterr().out
     assert main(["cache", "info", "--cache-dir", str(cache_dir)]) == 0
@@ -127,3 +130,14 @@ def test_cache_info_and_clear_cover_metric_statistics(tmp_path, tiny_marian, cap
     assert main(["cache", "info", "--cache-dir", str(cache_dir), "--format", "json"]) == 0
     again = json.loads(capsys.readouterr().out)["metric_stats"]["metrics"]
     assert sorted(g["name"] for g in again) == names
+    assert _leaf_rows(cache_dir) == 1
+
+
+def _leaf_rows(cache_dir):
+    import sqlite3
+
+    db = sqlite3.connect(cache_dir / "metric-stats.sqlite")
+    try:
+        return db.execute("SELECT COUNT(*) FROM leaf_scores").fetchone()[0]
+    finally:
+        db.close()

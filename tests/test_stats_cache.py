@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.metrics import evaluate, parallel
+from harness.metrics import evaluate, parallel, significance
 from harness.metrics.extraction import Request, extract_all
 from harness.metrics.registry import _REGISTRY, MetricInputs, get_metric, metric_config
 from harness.metrics.stats import extract_stats
@@ -118,13 +118,13 @@ def test_bootstrap_intervals_are_remembered_and_keyed_by_what_decides_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     draws: list[int] = []
-    real = evaluate_module.bootstrap_scores
+    real = significance.bootstrap_scores
 
     def counting(stats, n_resamples, seed):
         draws.append(seed)
         return real(stats, n_resamples, seed)
 
-    monkeypatch.setattr(evaluate_module, "bootstrap_scores", counting)
+    monkeypatch.setattr(significance, "bootstrap_scores", counting)
     spec = NormalizationSpec()
     plain = evaluate(HYPS, REFS, METRICS, spec, bootstrap_resamples=50)
     with StatsCache.in_dir(tmp_path) as cache:

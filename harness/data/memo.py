@@ -18,7 +18,6 @@ at debug level), and the dataset is loaded as if it were not there.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -29,6 +28,7 @@ from typing import Any
 
 from harness import __version__, store
 from harness.segments import LoadedDataset
+from harness.versions import code_digest
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +89,6 @@ def remember(entry: Path, stamps: list[list[Any]], data: LoadedDataset) -> None:
         log.debug("cannot keep the dataset memo %s (%s)", entry, e)
 
 
-@functools.cache
 def _code_digest() -> str:
-    """sha256 over the source of the modules that turn files into a LoadedDataset."""
-    package = Path(__file__).resolve().parent
-    modules = [*sorted(package.glob("*.py")), package.parent / "textnorm.py"]
-    modules.append(package.parent / "segments.py")
-    digest = hashlib.sha256()
-    for module in modules:
-        digest.update(module.name.encode() + b"\0" + module.read_bytes() + b"\0")
-    return digest.hexdigest()
+    """The source of the modules that turn files into a LoadedDataset."""
+    return code_digest("data/*.py", "textnorm.py", "segments.py")

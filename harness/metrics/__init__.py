@@ -11,6 +11,7 @@ from harness.metrics.evaluate import (
     evaluate,
     load_stats,
 )
+from harness.metrics.interval import Interval
 from harness.metrics.registry import (
     MetricConfig,
     MetricSpec,
@@ -20,7 +21,6 @@ from harness.metrics.registry import (
     registry,
 )
 from harness.metrics.sacre import MetricResult
-from harness.metrics.significance import Interval
 
 __all__ = [
     "Evaluation",

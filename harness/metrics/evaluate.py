@@ -17,13 +17,12 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 import harness
 from harness.errors import MetricError, RunFolderError
 from harness.metrics.extraction import Request, extract_all
+from harness.metrics.interval import DEFAULT_RESAMPLES, DEFAULT_SEED, Interval
 from harness.metrics.registry import (
     Extracted,
     MetricConfig,
@@ -32,16 +31,13 @@ from harness.metrics.registry import (
     get_metric,
     metric_config,
 )
-from harness.metrics.significance import (
-    DEFAULT_RESAMPLES,
-    DEFAULT_SEED,
-    Interval,
-    bootstrap_scores,
-    estimate_ci,
-)
-from harness.metrics.stats import segment_scores
 from harness.metrics.stats_cache import StatsCache, remembered_key
 from harness.textnorm import NormalizationSpec, apply_spec_all, normalize_boundary_all
+
+# numpy, sacrebleu's extraction and the resampling are imported inside the functions that
+# compute: this module is imported with the package, by every command.
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +151,13 @@ class Evaluation:
 
     def save_stats(self, path: Path) -> Path:
         """Write stats.npz atomically: one array per metric (raw ones as ``raw.<metric>``)."""
+        from harness.store import write_atomic
+
+        blob = self.stats_npz()
+        return write_atomic(Path(path), lambda handle: handle.write(blob))
+
+    def stats_npz(self) -> bytes:
+        """The bytes of :meth:`save_stats`'s file."""
         arrays = {**self.stats, **{_RAW_PREFIX + k: v for k, v in self.raw_stats.items()}}
         meta = {
             "format": STATS_FORMAT,
@@ -162,7 +165,7 @@ class Evaluation:
             "columns": {k: list(get_metric(k.removeprefix(_RAW_PREFIX)).columns) for k in arrays},
             "signatures": {k: r.signature for k, r in self.scores.items()},
         }
-        return _write_npz_atomic(Path(path), arrays, meta)
+        return _npz_bytes(arrays, meta)
 
 
 # zlib level 3: 8% larger than numpy's level 6 on a run's statistics, in a quarter of the time
@@ -172,28 +175,28 @@ _NPZ_LEVEL = 3
 _NPZ_DATE = (1980, 1, 1, 0, 0, 0)
 
 
-def _write_npz_atomic(path: Path, arrays: Mapping[str, np.ndarray], meta: dict) -> Path:
+def _npz_bytes(arrays: Mapping[str, np.ndarray], meta: dict) -> bytes:
     """An ``.npz`` as ``np.savez_compressed`` makes it (``np.load`` reads it), deflated at
     :data:`_NPZ_LEVEL` with fixed entry times."""
-    from harness.store import write_atomic
+    import numpy as np
 
     payload = {_META_KEY: np.array(json.dumps(meta)), **arrays}
-
-    def write(handle: Any) -> None:
-        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, array in payload.items():
-                buffer = io.BytesIO()
-                np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
-                info = zipfile.ZipInfo(name + ".npy", date_time=_NPZ_DATE)
-                archive.writestr(
-                    info, buffer.getvalue(), zipfile.ZIP_DEFLATED, compresslevel=_NPZ_LEVEL
-                )
-
-    return write_atomic(path, write)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in payload.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
+            info = zipfile.ZipInfo(name + ".npy", date_time=_NPZ_DATE)
+            archive.writestr(
+                info, buffer.getvalue(), zipfile.ZIP_DEFLATED, compresslevel=_NPZ_LEVEL
+            )
+    return out.getvalue()
 
 
 def load_stats(path: Path, include_raw: bool = False) -> dict[str, np.ndarray]:
     """Read stats.npz back: metric name -> ``(n_segments, n_columns)`` array, shapes checked."""
+    import numpy as np
+
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -248,6 +251,8 @@ def evaluate(
     ``stats_cache`` are read from it, new ones are added to it.
     Raises MetricError on misaligned input.
     """
+    from harness.metrics.stats import segment_scores
+
     configs = [metric_config(m) for m in metrics]
     names = [c.name for c in configs]
     if not names:
@@ -361,6 +366,8 @@ class _Bootstrap:
         if isinstance(stored, dict) and set(stored) == set(stats):
             self.intervals = {name: Interval(*stored[name]) for name in stats}
             return
+        from harness.metrics.significance import bootstrap_scores, estimate_ci
+
         scores = bootstrap_scores(stats, n_resamples, seed)
         self.intervals = {name: estimate_ci(s) for name, s in scores.items()}
         if cache is not None:
@@ -376,6 +383,8 @@ def bootstrap_key(
     """What decides a set of bootstrap intervals: every metric's statistics (bytes, dtype and
     shape, in order: the metrics share the resamples), its signature, the resamples and seed,
     and the code that draws and scores them (numpy's generator, the harness)."""
+    import numpy as np
+
     parts, blobs = _stats_parts(stats, signatures)
     settings = {"resamples": n_resamples, "seed": seed, "numpy": np.__version__}
     return remembered_key("bootstrap", [harness.__version__, settings, parts], blobs)
@@ -390,6 +399,8 @@ def corpus_score_key(name: str, stats: np.ndarray, signature: str) -> bytes:
 def _stats_parts(
     stats: Mapping[str, np.ndarray], signatures: Mapping[str, str]
 ) -> tuple[list[Any], list[bytes]]:
+    import numpy as np
+
     parts, blobs = [], []
     for name, array in stats.items():
         array = np.ascontiguousarray(array)
@@ -467,6 +478,8 @@ def _extract_all(
         extra: dict[str, Any] = {}
         for key in parts[0].extra:
             extra[key] = [item for part in parts for item in part.extra[key]]
+        import numpy as np
+
         stats = np.concatenate([p.stats for p in parts])
         out[config.name] = Extracted(stats, parts[-1].signature, extra)
     return out

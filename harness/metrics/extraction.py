@@ -14,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from harness.errors import MetricError
 from harness.metrics.parallel import Job, extract_jobs
 from harness.metrics.registry import Extracted, MetricConfig, MetricInputs, get_metric
@@ -148,6 +146,8 @@ def _assemble(plan: _Plan, fresh: Extracted | None, cache: StatsCache | None) ->
             return None
         entry = mine
     assert entry is not None  # no fresh rows means every row was found, so the entry exists
+    import numpy as np  # here, not at the top: a rerun whose leaves are remembered needs none
+
     dtype, width = np.dtype(entry.dtype), entry.n_columns
     rows = dict(plan.found)
     if fresh is not None:

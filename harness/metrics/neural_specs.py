@@ -19,9 +19,8 @@ import json
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 from pydantic import Field
 
 from harness.errors import MetricError
@@ -34,6 +33,9 @@ from harness.metrics.registry import (
     mean_of_segments,
     segment_stats,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -329,6 +331,8 @@ def _mean(stats: np.ndarray) -> CorpusScore:
 
 
 def _segments(stats: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     return np.asarray(stats[:, 0], dtype=np.float64)
 
 

@@ -23,13 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from harness.errors import ConfigError, MetricError
 from harness.metrics.registry import Extracted, MetricConfig, MetricInputs, get_metric
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
+
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,8 @@ def _in_pool(jobs: Sequence[tuple[int, Job]], workers: int, work: int) -> dict[i
             parts[index].append(stats)
             signatures.setdefault(index, signature)
     log.debug("extracted %d tasks in %d processes", len(tasks), workers)
+    import numpy as np  # the workers' statistics were made with it anyway
+
     out = {}
     for index, job in jobs:
         spec = get_metric(job.config.name)

@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal
 
 from harness.configbase import StrictModel
 from harness.errors import MetricError
+
+if TYPE_CHECKING:  # numpy is imported where numbers are computed: a cached rerun needs none
+    import numpy as np
 
 
 class MetricConfig(StrictModel):
@@ -184,6 +185,8 @@ def metric_config(entry: str | Mapping[str, Any] | MetricConfig) -> MetricConfig
 
 def mean_of_segments(totals: np.ndarray) -> np.ndarray:
     """``scores_from_totals`` for ``("score", "count")`` statistics: the mean segment score."""
+    import numpy as np
+
     totals = np.asarray(totals, dtype=np.float64)
     counts = totals[:, 1]
     return np.where(counts > 0, totals[:, 0] / np.where(counts > 0, counts, 1.0), 0.0)
@@ -191,5 +194,7 @@ def mean_of_segments(totals: np.ndarray) -> np.ndarray:
 
 def segment_stats(scores: Sequence[float]) -> np.ndarray:
     """``("score", "count")`` statistics for per-segment scores."""
+    import numpy as np
+
     values = np.asarray(scores, dtype=np.float64)
     return np.stack([values, np.ones_like(values)], axis=1)

@@ -29,6 +29,23 @@ SACRE_RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 SACRE_NAMES = tuple(SACRE_RECIPES)
 
+# Column names per metric: the shape contract of stats.npz.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "bleu": (
+        "hyp_len",
+        "ref_len",
+        *(f"correct_{n}" for n in range(1, 5)),
+        *(f"total_{n}" for n in range(1, 5)),
+    ),
+    "chrf": tuple(f"{k}_c{n}" for n in range(1, 7) for k in ("hyp", "ref", "match")),
+    "chrf++": tuple(
+        f"{k}_{o}"
+        for o in (*(f"c{n}" for n in range(1, 7)), "w1", "w2")
+        for k in ("hyp", "ref", "match")
+    ),
+    "ter": ("edits", "avg_ref_len"),
+}
+
 
 @dataclass(frozen=True)
 class MetricResult:

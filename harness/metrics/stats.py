@@ -23,27 +23,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.errors import MetricError
-from harness.metrics.sacre import make_metric, to_streams
+from harness.metrics.sacre import COLUMNS, make_metric, to_streams
 
 if TYPE_CHECKING:
     from sacrebleu.metrics.base import Score
 
-# Column names per metric: the shape contract of stats.npz.
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "bleu": (
-        "hyp_len",
-        "ref_len",
-        *(f"correct_{n}" for n in range(1, 5)),
-        *(f"total_{n}" for n in range(1, 5)),
-    ),
-    "chrf": tuple(f"{k}_c{n}" for n in range(1, 7) for k in ("hyp", "ref", "match")),
-    "chrf++": tuple(
-        f"{k}_{o}"
-        for o in (*(f"c{n}" for n in range(1, 7)), "w1", "w2")
-        for k in ("hyp", "ref", "match")
-    ),
-    "ter": ("edits", "avg_ref_len"),
-}
 
 # sacrebleu's floor for log(0) (sacrebleu.utils.my_log).
 _LOG_ZERO = -9999999999.0

@@ -12,7 +12,9 @@ A row is one segment's statistics for one metric, keyed by
 Beside the rows, ``text_flags`` keeps the validity checks' text flags, and ``remembered``
 what was computed from whole statistics arrays (corpus scores, bootstrap intervals, a corpus's
 signature), keyed by a hash of everything that decides it (:func:`remembered_key`): a rerun on
-the same statistics computes none of it, and never imports sacrebleu.
+the same statistics computes none of it, and never imports sacrebleu. ``leaf_scores`` keeps,
+per run-folder leaf, the last numbers written there with a hash of everything they were made
+from (:mod:`harness.leaf_scores`): one row per leaf, replaced when its inputs change.
 
 The bytes stored are the row's own (``ndarray.tobytes()``) and the dtype is stored with the
 metric, so a cached row reads back byte-identical to a fresh extraction: int64 counts for BLEU
@@ -64,6 +66,12 @@ CREATE TABLE IF NOT EXISTS remembered (
     key BLOB PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS leaf_scores (
+    leaf TEXT PRIMARY KEY,
+    inputs BLOB NOT NULL,
+    value TEXT NOT NULL,
+    stats BLOB NOT NULL
+);
 """
 
 
@@ -195,6 +203,21 @@ class StatsCache:
         # Floats go through JSON as repr, which reads back to the same double.
         blob = json.dumps(value, ensure_ascii=False, allow_nan=True)
         self._db.execute("INSERT OR IGNORE INTO remembered VALUES (?, ?)", (key, blob))
+
+    def recall_leaf(self, leaf: str, inputs: bytes) -> tuple[Any, bytes] | None:
+        """The JSON value and statistics bytes last kept for ``leaf``, if made from ``inputs``."""
+        row = self._db.execute(
+            "SELECT inputs, value, stats FROM leaf_scores WHERE leaf = ?", (leaf,)
+        ).fetchone()
+        if row is None or bytes(row[0]) != inputs:
+            return None
+        return json.loads(row[1]), bytes(row[2])
+
+    def remember_leaf(self, leaf: str, inputs: bytes, value: Any, stats: bytes) -> None:
+        blob = json.dumps(value, ensure_ascii=False, allow_nan=True)
+        self._db.execute(
+            "INSERT OR REPLACE INTO leaf_scores VALUES (?, ?, ?, ?)", (leaf, inputs, blob, stats)
+        )
 
     def forget(self, key: str) -> None:
         """Drop a metric key's rows (its stored dtype or shape no longer fits)."""

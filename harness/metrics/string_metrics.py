@@ -7,12 +7,9 @@ statistics, so every number equals the ``sacrebleu`` CLI's on the same (NFC) tex
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import MetricError
-from harness.metrics import stats as sacre_stats
 from harness.metrics.registry import (
     CorpusScore,
     Extracted,
@@ -20,14 +17,22 @@ from harness.metrics.registry import (
     MetricInputs,
     MetricSpec,
 )
-from harness.metrics.sacre import SACRE_RECIPES
+from harness.metrics.sacre import COLUMNS, SACRE_RECIPES
 from harness.versions import installed_version
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# harness.metrics.stats (sacrebleu's extraction, numpy) is imported inside the functions that
+# compute: building the registry, or a rerun whose numbers are all remembered, needs neither.
 
 
 def _extractor(name: str):
     def extract(config: MetricConfig, inputs: MetricInputs) -> Extracted:
         if inputs.references is None:
             raise MetricError(f"{name} needs references")
+        from harness.metrics import stats as sacre_stats
+
         stats, signature = sacre_stats.extract_stats(name, inputs.hypotheses, inputs.references)
         return Extracted(stats, signature)
 
@@ -36,6 +41,8 @@ def _extractor(name: str):
 
 def _corpus(name: str):
     def corpus_score(stats: np.ndarray) -> CorpusScore:
+        from harness.metrics import stats as sacre_stats
+
         score = sacre_stats.sacre_score(name, stats)
         return CorpusScore(float(score.score), _details(name, score))
 
@@ -72,6 +79,8 @@ def _signature(name: str):
     def signature(config: MetricConfig, inputs: MetricInputs) -> str:
         if inputs.references is None:
             raise MetricError(f"{name} needs references")
+        from harness.metrics import stats as sacre_stats
+
         return sacre_stats.signature_of(name, sacre_stats.reference_count(inputs.references))
 
     return signature
@@ -79,9 +88,15 @@ def _signature(name: str):
 
 def _spec(name: str, display: str, title: str, *, higher: bool = True, per_segment: bool = True):
     def totals(t: np.ndarray) -> np.ndarray:
+        from harness.metrics import stats as sacre_stats
+
         return sacre_stats.scores_from_totals(name, t)
 
     def segments(stats: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        from harness.metrics import stats as sacre_stats
+
         return np.asarray(sacre_stats.segment_scores(name, stats))
 
     return MetricSpec(
@@ -89,7 +104,7 @@ def _spec(name: str, display: str, title: str, *, higher: bool = True, per_segme
         display_name=display,
         title=title,
         higher_is_better=higher,
-        columns=sacre_stats.COLUMNS[name],
+        columns=COLUMNS[name],
         extract=_extractor(name),
         corpus_score=_corpus(name),
         scores_from_totals=totals,
