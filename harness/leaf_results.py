@@ -57,6 +57,7 @@ def evaluate_leaf(
         config.normalize.spec(),
         config.statistics.bootstrap_resamples,
         config.statistics.seed,
+        data.fingerprint,
     )
     scored = score_leaf(
         inputs,

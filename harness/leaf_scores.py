@@ -3,12 +3,13 @@
 What a leaf's files say about its scores (results.json's ``scores``, ``normalization`` and
 ``analysis``, the per-segment scores in segments.jsonl, stats.npz) depends only on the text
 that was scored and how it was scored. :func:`score_leaf` hashes exactly that
-(:func:`inputs_key`: every segment's id, source, references and hypothesis; each metric's
-config and identity; the normalization, the resamples and seed; the numpy and harness
-versions and the source of the code that scores) and keeps the numbers in the statistics cache
-under the leaf's folder, one row per leaf. A rerun whose inputs are all as before writes them
-back without extracting, resampling, or importing numpy; any change scores the leaf again
-(per-segment statistics still come from the statistics cache) and replaces the row.
+(:func:`inputs_key`: the segments' fingerprint (ids, sources, references) and every
+hypothesis; each metric's config and identity; the normalization, the resamples and seed;
+the numpy and harness versions and the source of the code that scores) and keeps the numbers
+in the statistics cache under the leaf's folder, one row per leaf. A rerun whose inputs are
+all as before writes them back without extracting, resampling, or importing numpy; any change
+scores the leaf again (per-segment statistics still come from the statistics cache) and
+replaces the row.
 
 Fresh numbers take the same JSON round trip as remembered ones, so a leaf's files are the
 same either way.
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import harness
 from harness.metrics.registry import MetricConfig, get_metric
+from harness.segments import fingerprint
 from harness.versions import code_digest, installed_version
 
 if TYPE_CHECKING:
@@ -46,6 +48,8 @@ class LeafInputs:
     spec: NormalizationSpec
     resamples: int
     seed: int
+    # harness.segments.fingerprint(segments), when the dataset has it already.
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,19 +127,15 @@ def inputs_key(inputs: LeafInputs) -> bytes | None:
         "normalization": inputs.spec.tag,
         "resamples": inputs.resamples,
         "seed": inputs.seed,
-        "segments": len(inputs.segments),
+        "segments": inputs.fingerprint or fingerprint(inputs.segments),
     }
     digest = hashlib.sha256(json.dumps(head, sort_keys=True, default=str).encode())
     if len(inputs.hypotheses) != len(inputs.segments):
         return None  # evaluate() says what is wrong
-    encode = json.JSONEncoder(ensure_ascii=False).encode
-    rows = list(zip(inputs.segments, inputs.hypotheses, strict=True))
-    for start in range(0, len(rows), _BLOCK):
-        lines = (
-            encode([seg.id, seg.source, list(seg.references), hyp]) + "\n"
-            for seg, hyp in rows[start : start + _BLOCK]
-        )
-        digest.update("".join(lines).encode())
+    hypotheses = list(inputs.hypotheses)
+    for start in range(0, len(hypotheses), _BLOCK):  # a JSON list per block: unambiguous
+        block = json.dumps(hypotheses[start : start + _BLOCK], ensure_ascii=False)
+        digest.update(block.encode() + b"\n")
     return digest.digest()
 
 

@@ -124,6 +124,27 @@ def test_read_only_cache_stops_before_translating(tmp_path, tiny_marian, capsys,
     assert main(["run", str(path), "--set", "models.0.max_new_tokens=6", "--no-cache"]) == 0
 
 
+def test_read_only_statistics_cache_serves_a_cached_rerun(tmp_path, tiny_marian, capsys, immutable):
+    """Every statistic, score and interval is cached, but not the leaf's numbers (a cache from
+    before leaf rows were kept): the rerun reads what it needs and keeps nothing."""
+    import sqlite3
+
+    path = write_config(tmp_path, tiny_marian)
+    assert main(["run", str(path)]) == 0
+    stats = cache_file().parent / "metric-stats.sqlite"
+    db = sqlite3.connect(stats)
+    db.execute("DELETE FROM leaf_scores")
+    db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    first = json.loads(next((tmp_path / "runs").rglob("results.json")).read_text("utf-8"))
+    immutable(stats)
+    capsys.readouterr()
+    assert main(["run", str(path)]) == 0
+    again = json.loads(next((tmp_path / "runs").rglob("results.json")).read_text("utf-8"))
+    assert again["scores"] == first["scores"]
+
+
 def test_read_only_output_dir_is_found_before_any_model_runs(tmp_path, tiny_marian, capsys, mount):
     out = tmp_path / "ro"
     mount(out, "ro", "size=64k")

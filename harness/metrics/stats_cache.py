@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+
+log = logging.getLogger(__name__)
 
 FILE_NAME = "metric-stats.sqlite"
 FORMAT = 1  # bump when the meaning of stored rows changes
@@ -214,10 +217,16 @@ class StatsCache:
         return json.loads(row[1]), bytes(row[2])
 
     def remember_leaf(self, leaf: str, inputs: bytes, value: Any, stats: bytes) -> None:
+        """Keep a leaf's numbers; a read-only or full cache keeps nothing (they are only a
+        shortcut: the run folder has them, and a rerun computes them again)."""
         blob = json.dumps(value, ensure_ascii=False, allow_nan=True)
-        self._db.execute(
-            "INSERT OR REPLACE INTO leaf_scores VALUES (?, ?, ?, ?)", (leaf, inputs, blob, stats)
-        )
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO leaf_scores VALUES (?, ?, ?, ?)",
+                (leaf, inputs, blob, stats),
+            )
+        except sqlite3.OperationalError as e:
+            log.debug("cannot keep the numbers of %s in %s: %s", leaf, self.path, e)
 
     def forget(self, key: str) -> None:
         """Drop a metric key's rows (its stored dtype or shape no longer fits)."""
