@@ -260,11 +260,12 @@ print(json.dumps({"code": code, "heavy": heavy}))
 
 
 def first_and_rerun(args: argparse.Namespace, label: str, config: Path, factor: float) -> None:
-    """One first run against the median of ``--reruns`` cached reruns, measured twice over:
-    as Python runs by default (bytecode cached, in a folder of the work dir so the checkout
-    stays clean) and with no bytecode at all (PYTHONDONTWRITEBYTECODE=1, as this sandbox sets
-    it: every harness module is compiled again in every process). The first run has warm
-    bytecode in both, so neither ratio is flattered by it."""
+    """The median of ``--first-runs`` first runs against the median of ``--reruns`` cached
+    reruns, the reruns measured twice over: as Python runs by default (bytecode cached, in a
+    folder of the work dir so the checkout stays clean) and with no bytecode at all
+    (PYTHONDONTWRITEBYTECODE=1, as this sandbox sets it: every harness module is compiled
+    again in every process). The first runs have warm bytecode, so neither ratio is flattered
+    by them."""
     import shutil
     import statistics
 
@@ -272,22 +273,29 @@ def first_and_rerun(args: argparse.Namespace, label: str, config: Path, factor: 
     uncached = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": ""}
     command = [PY, "-m", "harness", "run", str(config), "-q"]
     # A prefix folder holds the bytecode of every module, torch's too: one untimed first run
-    # fills it, so the timed one does not compile torch (which would flatter the ratio).
-    for _ in range(2):
+    # fills it, so the timed ones do not compile torch (which would flatter the ratio). First
+    # runs vary most on this machine (torch's threads): the median of --first-runs is taken.
+    firsts = []
+    for attempt in range(args.first_runs + 1):
         shutil.rmtree(config.parent / "cache", ignore_errors=True)
-        first = run(command, env=cached)
+        proc = run(command, env=cached)
+        if attempt:
+            firsts.append(proc.seconds)
+    first_seconds = statistics.median(firsts)
     reruns: dict[str, list[Proc]] = {"bytecode": [], "none": []}
     for _ in range(args.reruns):  # interleaved, so both see the same machine
         reruns["bytecode"].append(run(command, env=cached))
         reruns["none"].append(run(command, env=uncached))
     heavy = json.loads(run([PY, "-c", _IMPORTS, str(config)]).stdout.strip().splitlines()[-1])
+    firsts.sort()
     for variant, what in (("bytecode", "bytecode cached"), ("none", "no bytecode")):
         times = sorted(p.seconds for p in reruns[variant])
         median = statistics.median(times)
-        ratio = first.seconds / median
+        ratio = first_seconds / median
         report(
             f"{label}: first run / cached rerun, {what} (>= {factor:.0f}x)",
-            f"{first.seconds:.1f} s / {median:.2f} s (median of {len(times)}, "
+            f"{first_seconds:.1f} s (median of {len(firsts)}, {firsts[0]:.1f}-{firsts[-1]:.1f}) / "
+            f"{median:.2f} s (median of {len(times)}, "
             f"{times[0]:.2f}-{times[-1]:.2f}) = {ratio:.1f}x; rerun peak RSS "
             f"{max(p.rss_mib for p in reruns[variant]):.0f} MiB",
             ratio >= factor,
@@ -415,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-n", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--reruns", type=int, default=5, help="cached reruns per variant")
+    parser.add_argument("--first-runs", type=int, default=3, help="timed first runs")
     parser.add_argument("--work-dir", type=Path, default=REPO / ".cache" / "bench-perf")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import harness
 from harness.errors import MetricError, RunFolderError
-from harness.metrics.extraction import Request, extract_all
 from harness.metrics.interval import DEFAULT_RESAMPLES, DEFAULT_SEED, Interval
 from harness.metrics.registry import (
     Extracted,
@@ -497,6 +496,8 @@ def _cached_all(
     cheap = [c for c in configs if get_metric(c.name).kind == "string"]
     out: dict[str, Extracted] = {}
     if cheap and inputs.hypotheses:
+        from harness.metrics.extraction import Request, extract_all  # and its worker pool
+
         done = extract_all([Request(c, inputs, text_tag) for c in cheap], stats_cache)
         out.update(zip((c.name for c in cheap), done, strict=True))
         if progress is not None:
