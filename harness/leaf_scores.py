@@ -11,6 +11,10 @@ all as before writes them back without extracting, resampling, or importing nump
 scores the leaf again (per-segment statistics still come from the statistics cache) and
 replaces the row.
 
+A metric whose registry entry cannot say what decides its numbers (no ``identity``: the
+model-based metrics, whose per-segment scores are cached by checkpoint pin in
+``neural-scores.sqlite``) keeps its leaf out of this: such a leaf is scored every time.
+
 Fresh numbers take the same JSON round trip as remembered ones, so a leaf's files are the
 same either way.
 """
@@ -101,12 +105,22 @@ def score_leaf(
     key = inputs_key(inputs) if stats_cache is not None else None
     if stats_cache is not None and key is not None:
         stored = stats_cache.recall_leaf(leaf, key)
-        if stored is not None and len(stored[0].get("segment_numbers", ())) == len(inputs.segments):
-            return LeafScores.from_json(*stored)
+        remembered = None if stored is None else _remembered(stored, len(inputs.segments))
+        if remembered is not None:
+            return remembered
     fresh = _compute(inputs, stats_cache, cache_dir, precomputed, progress_label)
     if stats_cache is not None and key is not None:
         stats_cache.remember_leaf(leaf, key, fresh.to_json(), fresh.stats_npz)
     return fresh
+
+
+def _remembered(stored: tuple[Any, bytes], n_segments: int) -> LeafScores | None:
+    """The stored row as LeafScores; None when it does not fit (then scored again)."""
+    try:
+        scores = LeafScores.from_json(*stored)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return scores if len(scores.segment_numbers) == n_segments else None
 
 
 def inputs_key(inputs: LeafInputs) -> bytes | None:

@@ -12,7 +12,7 @@ import pytest
 import harness.metrics
 from harness import leaf_scores
 from harness.leaf_scores import LeafInputs, score_leaf
-from harness.metrics.registry import metric_config
+from harness.metrics.registry import _REGISTRY, get_metric, metric_config
 from harness.metrics.stats_cache import StatsCache
 from harness.segments import Segment
 from harness.textnorm import NormalizationSpec
@@ -85,6 +85,31 @@ def test_each_leaf_has_its_row(tmp_path: Path, computed: list[int]) -> None:
         score_leaf(inputs(), LEAF + "-other", stats_cache=cache)
         score_leaf(inputs(), LEAF, stats_cache=cache)
     assert computed[0] == 2 and _rows(tmp_path) == 2
+
+
+def test_a_row_that_does_not_fit_is_scored_again(tmp_path: Path, computed: list[int]) -> None:
+    with StatsCache.in_dir(tmp_path) as cache:
+        fresh = score_leaf(inputs(), LEAF, stats_cache=cache)
+        for damage in ('{"scores": 1}', "[]", '{"scores": {}, "normalization": {}, '
+                       '"analysis": {}, "segment_numbers": []}'):  # fmt: skip
+            cache._db.execute("UPDATE leaf_scores SET value = ?", (damage,))
+            assert score_leaf(inputs(), LEAF, stats_cache=cache) == fresh
+    assert computed[0] == 4
+
+
+def test_a_metric_that_cannot_say_what_decides_it_is_never_remembered(
+    tmp_path: Path, computed: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model-based metrics' registry entries have no identity (their per-segment scores
+    are cached by checkpoint pin elsewhere): a leaf scored with one is scored every time."""
+    spec = get_metric("ter")
+    monkeypatch.setitem(_REGISTRY, "ter", dataclasses.replace(spec, identity=None))
+    assert leaf_scores.inputs_key(inputs()) is None
+    with StatsCache.in_dir(tmp_path) as cache:
+        score_leaf(inputs(), LEAF, stats_cache=cache)
+        score_leaf(inputs(), LEAF, stats_cache=cache)
+    assert computed[0] == 2 and _rows(tmp_path) == 0
+    assert get_metric("comet").identity is None  # so that is what happens to them
 
 
 def test_the_scoring_code_is_part_of_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
