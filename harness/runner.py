@@ -228,7 +228,8 @@ def write_run(
             stats_cache.close()
     with store.writing("the run summary and report", run_dir):
         if config.statistics.baseline is not None and len(config.models) > 1:
-            attach_significance(run_dir, config, [leaf.path for leaf in leaves])
+            cache_dir = resolved.cache_dir if use_cache else None
+            attach_significance(run_dir, config, [leaf.path for leaf in leaves], cache_dir)
         summary = _summary(config.name, run_dir, leaves)
         store.write_json_atomic(run_dir / store.SUMMARY_FILE, summary)
         write_run_report(run_dir, config.name)

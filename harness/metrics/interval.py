@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_RESAMPLES = 1000
+DEFAULT_AR_TRIALS = 10000  # approximate randomization trials of a paired test
 DEFAULT_SEED = 12345  # sacrebleu's default SACREBLEU_SEED
 
 

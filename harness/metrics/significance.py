@@ -32,10 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.errors import MetricError
-from harness.metrics.interval import DEFAULT_RESAMPLES, DEFAULT_SEED, Interval
+from harness.metrics.interval import DEFAULT_AR_TRIALS, DEFAULT_RESAMPLES, DEFAULT_SEED, Interval
 from harness.metrics.registry import get_metric
 
-DEFAULT_AR_TRIALS = 10000
 # Scores are on a 0-100 scale; differences closer than this are ties, not float noise.
 _TIE_TOLERANCE = 1e-9
 # Resample weights per chunk: 2 MB of float64 stays in cache and is reused chunk after chunk;

@@ -11,8 +11,9 @@ A row is one segment's statistics for one metric, keyed by
 
 Beside the rows, ``text_flags`` keeps the validity checks' text flags, and ``remembered``
 what was computed from whole statistics arrays (corpus scores, bootstrap intervals, a corpus's
-signature), keyed by a hash of everything that decides it (:func:`remembered_key`): a rerun on
-the same statistics computes none of it, and never imports sacrebleu. ``leaf_scores`` keeps,
+signature, a run's paired tests against its baseline), keyed by a hash of everything that
+decides it (:func:`remembered_key`): a rerun on the same statistics computes none of it, and
+never imports sacrebleu. ``leaf_scores`` keeps,
 per run-folder leaf, the last numbers written there with a hash of everything they were made
 from (:mod:`harness.leaf_scores`): one row per leaf, replaced when its inputs change.
 
