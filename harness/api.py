@@ -46,7 +46,7 @@ def evaluate(
     has one entry per (model, dataset), in config order.
     """
     from harness.config import load_config, validate_config
-    from harness.hub import go_offline_if_unreachable
+    from harness.hub import decide_when_needed
     from harness.runner import RunOptions, run_evaluation
     from harness.store import read_results
 
@@ -61,7 +61,7 @@ def evaluate(
             resolved = load_config(config, sets)
         else:
             raise ConfigError(f"config must be a path or a dict, not {type(config).__name__}")
-        go_offline_if_unreachable()
+        decide_when_needed()
         # No live bars in a notebook cell; progress goes to the log lines instead.
         leaves = run_evaluation(resolved, RunOptions(use_cache=use_cache, progress=False))
     entries = tuple(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from harness import __version__
 from harness.distributed import current_rank
 from harness.errors import HarnessError
-from harness.hub import go_offline_if_unreachable
+from harness.hub import decide_when_needed
 
 if TYPE_CHECKING:  # annotations only: each command imports what it needs when it runs
     from harness.segments import LoadedDataset
@@ -236,7 +236,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         # JSON is YAML: quoted, a model called "2024" or "on" stays a string.
         overrides.append(f"statistics.baseline={json.dumps(args.baseline)}")
     resolved = load_config(args.config, overrides)
-    go_offline_if_unreachable()
+    decide_when_needed()
     rank = current_rank()
     progress = sys.stderr.isatty() and not args.quiet and (rank is None or rank.is_main)
     leaves = run_evaluation(resolved, RunOptions(use_cache=not args.no_cache, progress=progress))
@@ -318,7 +318,7 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
         table = render_benchmark_table(getattr(args, "format", "markdown"))
         sys.stdout.write(table if table.endswith("\n") else table + "\n")
         return 0
-    go_offline_if_unreachable()
+    decide_when_needed()
     from harness.data import load_dataset
     from harness.data.config import parse_dataset_entry
 

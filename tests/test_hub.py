@@ -60,3 +60,68 @@ print("HEAVY", heavy)
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     )
     assert "HEAVY []" in out.stdout, out.stderr
+
+
+def test_the_hub_is_probed_only_when_a_hub_library_is_needed(tmp_path, tiny_marian):
+    """The first run loads the local model with transformers: probed once, just before. The
+    cached rerun imports no hub library: no connection at all."""
+    import threading
+
+    import yaml
+
+    src, ref = tmp_path / "s.en", tmp_path / "r.vi"
+    src.write_text("Good morning.\nThank you.\n", encoding="utf-8")
+    ref.write_text("Chào buổi sáng.\nCảm ơn.\n", encoding="utf-8")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "probe",
+                "output_dir": str(tmp_path / "runs"),
+                "cache_dir": str(tmp_path / "cache"),
+                "datasets": [{"kind": "files", "source": str(src), "references": [str(ref)]}],
+                "models": [{"name": "tiny", "model": str(tiny_marian), "max_new_tokens": 4}],
+                "metrics": ["bleu"],
+                "statistics": {"bootstrap_resamples": 10},
+            }
+        ),
+        encoding="utf-8",
+    )
+    accepted: list[int] = []
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.settimeout(0.2)
+        done = threading.Event()
+
+        def count() -> None:
+            while not done.is_set():
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    continue
+                conn.close()
+                accepted.append(1)
+
+        counter = threading.Thread(target=count)
+        counter.start()
+        env = {k: v for k, v in os.environ.items() if "OFFLINE" not in k}
+        env["HF_ENDPOINT"] = f"http://127.0.0.1:{server.getsockname()[1]}"
+        for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+            env.pop(var, None)
+        seen = []
+        try:
+            for _ in range(2):
+                out = subprocess.run(
+                    [sys.executable, "-m", "harness", "run", str(config), "-q"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
+                assert out.returncode == 0, out.stderr
+                seen.append(len(accepted))
+        finally:
+            done.set()
+            counter.join()
+    assert seen == [1, 1]
