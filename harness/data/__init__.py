@@ -122,8 +122,6 @@ def load_dataset(
     """
     if config_key is not None:
         _check_paths_exist(cfg, base_dir, config_key)
-    from harness.data.validate import Options, finalize, log_report
-
     source = build_source(cfg, base_dir)
     memo = _memo(source, cfg, base_dir, memo_dir)
     if memo is not None:
@@ -131,8 +129,12 @@ def load_dataset(
 
         known = recall(*memo)
         if known is not None:
+            from harness.data.validate import log_report
+
             log_report(known.name, known.report)
             return known
+    from harness.data.validate import Options, finalize
+
     raw = source.load()
     raw.provenance = {"kind": cfg.kind, **_identity(cfg), **raw.provenance}
     options = Options(
