@@ -26,6 +26,25 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path_factory.mktemp("harness-cache")))
 
 
+@pytest.fixture
+def count_calls(monkeypatch: pytest.MonkeyPatch):
+    """``count_calls(module, name)``: replace ``module.name`` with a wrapper that counts its
+    calls (and still makes them); returns the one-element list that holds the count."""
+
+    def install(module: object, name: str) -> list[int]:
+        calls = [0]
+        real = getattr(module, name)
+
+        def counting(*args, **kwargs):
+            calls[0] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counting)
+        return calls
+
+    return install
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     skip_shared = pytest.mark.skip(reason=f"needs shared data at {SHARED_DATA} (absent here)")
     gpu_items = [item for item in items if "gpu" in item.keywords]

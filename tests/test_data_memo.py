@@ -39,17 +39,9 @@ def _same(a: LoadedDataset, b: LoadedDataset) -> None:
 
 
 @pytest.fixture()
-def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def count_reads(count_calls) -> list[int]:
     """How many times a files dataset was really read."""
-    reads = [0]
-    real = FilesSource.load
-
-    def counting(self: FilesSource):
-        reads[0] += 1
-        return real(self)
-
-    monkeypatch.setattr(FilesSource, "load", counting)
-    return reads
+    return count_calls(FilesSource, "load")
 
 
 def test_a_rerun_reads_the_remembered_dataset(tmp_path: Path, count_reads: list[int]) -> None:

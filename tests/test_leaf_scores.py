@@ -31,17 +31,9 @@ def inputs(**change: object) -> LeafInputs:
 
 
 @pytest.fixture
-def computed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def computed(count_calls) -> list[int]:
     """How many times the leaf was really scored (harness.metrics.evaluate called)."""
-    calls = [0]
-    real = harness.metrics.evaluate
-
-    def counting(*args, **kwargs):
-        calls[0] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(harness.metrics, "evaluate", counting)
-    return calls
+    return count_calls(harness.metrics, "evaluate")
 
 
 def test_remembered_numbers_equal_computed_ones(tmp_path: Path, computed: list[int]) -> None:

@@ -27,17 +27,9 @@ def _config(**statistics: object) -> RunConfig:
 
 
 @pytest.fixture
-def compared(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def compared(count_calls) -> list[int]:
     """How many times the tests were really drawn (compare_runs called)."""
-    calls = [0]
-    real = harness.compare.compare_runs
-
-    def counting(*args, **kwargs):
-        calls[0] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(harness.compare, "compare_runs", counting)
-    return calls
+    return count_calls(harness.compare, "compare_runs")
 
 
 def _outputs(run: Path) -> tuple[str, list[dict]]:
