@@ -68,7 +68,8 @@ def go_offline_if_unreachable(timeout: float = 3.0) -> bool:
     """Probe the hub unless offline mode is already set; set offline mode if it fails.
 
     Returns True when the process now works offline. Has no effect once huggingface_hub or
-    datasets is imported (they read the variables at import), so the CLI calls it first.
+    datasets is imported (they read the variables at import): commands ask for it through
+    :func:`decide_when_needed`, which runs it just before.
     """
     _ProbeBeforeHubImport.remove()
     if offline_requested():
@@ -86,10 +87,7 @@ def go_offline_if_unreachable(timeout: float = 3.0) -> bool:
 
 def decide_when_needed(timeout: float = 3.0) -> None:
     """Have :func:`go_offline_if_unreachable` run the first time this process needs its answer
-    (see the module docstring); at once if a hub library is imported already."""
-    if any(name in sys.modules for name in _HUB_LIBRARIES):
-        go_offline_if_unreachable(timeout)
-        return
+    (see the module docstring)."""
     _ProbeBeforeHubImport.install(timeout)
 
 

@@ -125,7 +125,10 @@ def _remembered(stored: tuple[Any, bytes], n_segments: int) -> LeafScores | None
 
 def inputs_key(inputs: LeafInputs) -> bytes | None:
     """sha256 over everything the numbers of ``inputs`` are made from; None when a metric
-    cannot say what decides its numbers (its registry entry has no ``identity``)."""
+    cannot say what decides its numbers (its registry entry has no ``identity``), or the
+    hypotheses do not match the segments (evaluate() then says what is wrong)."""
+    if len(inputs.hypotheses) != len(inputs.segments):
+        return None
     metrics = []
     for config in inputs.metrics:
         spec = get_metric(config.name)
@@ -144,8 +147,6 @@ def inputs_key(inputs: LeafInputs) -> bytes | None:
         "segments": inputs.fingerprint or fingerprint(inputs.segments),
     }
     digest = hashlib.sha256(json.dumps(head, sort_keys=True, default=str).encode())
-    if len(inputs.hypotheses) != len(inputs.segments):
-        return None  # evaluate() says what is wrong
     hypotheses = list(inputs.hypotheses)
     for start in range(0, len(hypotheses), _BLOCK):  # a JSON list per block: unambiguous
         block = json.dumps(hypotheses[start : start + _BLOCK], ensure_ascii=False)

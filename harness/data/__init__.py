@@ -159,8 +159,10 @@ def _memo(
 ) -> tuple[Path, list[list[Any]]] | None:
     """The memo entry of this dataset and its files' stamps, taken before they are read (a
     file changed while being read then fails to match next time); None: not remembered."""
-    files = source.input_files() if memo_dir is not None else None
-    if memo_dir is None or files is None:
+    if memo_dir is None:
+        return None
+    files = source.input_files()
+    if files is None:
         return None
     from harness.data.memo import entry_path, file_stamps
 
