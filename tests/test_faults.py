@@ -145,6 +145,30 @@ def test_read_only_statistics_cache_serves_a_cached_rerun(tmp_path, tiny_marian,
     assert again["scores"] == first["scores"]
 
 
+def test_read_only_statistics_cache_serves_a_rerun_that_recomputes_scores(
+    tmp_path, tiny_marian, capsys, immutable
+):
+    """Only the per-segment rows are cached (corpus scores, intervals and leaf numbers are
+    not): the rerun computes them from the rows and keeps none of them."""
+    import sqlite3
+
+    path = write_config(tmp_path, tiny_marian)
+    assert main(["run", str(path)]) == 0
+    stats = cache_file().parent / "metric-stats.sqlite"
+    db = sqlite3.connect(stats)
+    db.execute("DELETE FROM leaf_scores")
+    db.execute("DELETE FROM remembered")
+    db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    first = json.loads(next((tmp_path / "runs").rglob("results.json")).read_text("utf-8"))
+    immutable(stats)
+    capsys.readouterr()
+    assert main(["run", str(path)]) == 0
+    again = json.loads(next((tmp_path / "runs").rglob("results.json")).read_text("utf-8"))
+    assert again["scores"] == first["scores"]
+
+
 def test_read_only_output_dir_is_found_before_any_model_runs(tmp_path, tiny_marian, capsys, mount):
     out = tmp_path / "ro"
     mount(out, "ro", "size=64k")

@@ -206,7 +206,7 @@ class StatsCache:
     def remember(self, key: bytes, value: Any) -> None:
         # Floats go through JSON as repr, which reads back to the same double.
         blob = json.dumps(value, ensure_ascii=False, allow_nan=True)
-        self._db.execute("INSERT OR IGNORE INTO remembered VALUES (?, ?)", (key, blob))
+        self._keep("INSERT OR IGNORE INTO remembered VALUES (?, ?)", (key, blob), "a value")
 
     def recall_leaf(self, leaf: str, inputs: bytes) -> tuple[Any, bytes] | None:
         """The JSON value and statistics bytes last kept for ``leaf``, if made from ``inputs``."""
@@ -218,16 +218,18 @@ class StatsCache:
         return json.loads(row[1]), bytes(row[2])
 
     def remember_leaf(self, leaf: str, inputs: bytes, value: Any, stats: bytes) -> None:
-        """Keep a leaf's numbers; a read-only or full cache keeps nothing (they are only a
-        shortcut: the run folder has them, and a rerun computes them again)."""
         blob = json.dumps(value, ensure_ascii=False, allow_nan=True)
+        sql = "INSERT OR REPLACE INTO leaf_scores VALUES (?, ?, ?, ?)"
+        self._keep(sql, (leaf, inputs, blob, stats), f"the numbers of {leaf}")
+
+    def _keep(self, sql: str, params: tuple[Any, ...], what: str) -> None:
+        """Write a remembered value; a read-only or full cache keeps nothing. Those values are
+        only shortcuts (the run folder has them, and a rerun computes them again), unlike the
+        statistics rows, whose writes fail loudly."""
         try:
-            self._db.execute(
-                "INSERT OR REPLACE INTO leaf_scores VALUES (?, ?, ?, ?)",
-                (leaf, inputs, blob, stats),
-            )
+            self._db.execute(sql, params)
         except sqlite3.OperationalError as e:
-            log.debug("cannot keep the numbers of %s in %s: %s", leaf, self.path, e)
+            log.debug("cannot keep %s in %s: %s", what, self.path, e)
 
     def forget(self, key: str) -> None:
         """Drop a metric key's rows (its stored dtype or shape no longer fits)."""
